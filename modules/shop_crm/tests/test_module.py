@@ -1,0 +1,181 @@
+# This file is part of the shop modules.  The COPYRIGHT file at the top level
+# of this repository contains the full copyright notices and license terms.
+import datetime as dt
+from decimal import Decimal
+
+from trytond.exceptions import UserError
+from trytond.modules.company.tests import (
+    CompanyTestMixin, PartyCompanyCheckEraseMixin, create_company,
+    set_company)
+from trytond.modules.party.tests import PartyCheckReplaceMixin
+from trytond.pool import Pool
+from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.transaction import Transaction
+
+
+class ShopCrmTestCase(
+        PartyCompanyCheckEraseMixin, PartyCheckReplaceMixin,
+        CompanyTestMixin, ModuleTestCase):
+    "Test Shop CRM module"
+    module = 'shop_crm'
+
+    @with_transaction()
+    def test_age(self):
+        "Test age counts full years at the context date"
+        pool = Pool()
+        Party = pool.get('party.party')
+        party = Party(name="Customer", birthday=dt.date(1990, 6, 15))
+        party.save()
+        for date, age in [
+                (dt.date(2025, 6, 14), 34),
+                (dt.date(2025, 6, 15), 35),
+                (dt.date(2025, 12, 31), 35),
+                ]:
+            with Transaction().set_context(date=date):
+                self.assertEqual(Party(party.id).age, age)
+
+    @with_transaction()
+    def test_referred_by_itself(self):
+        "Test a party cannot refer itself"
+        pool = Pool()
+        Party = pool.get('party.party')
+        party = Party(name="Customer")
+        party.save()
+        party.referred_by = party
+        with self.assertRaises(UserError):
+            party.save()
+
+    @with_transaction()
+    def test_marketing_consent_date(self):
+        "Test the consent date follows the consent"
+        pool = Pool()
+        Party = pool.get('party.party')
+        Date = pool.get('ir.date')
+        party, = Party.create([{'name': "Customer",
+                    'marketing_consent': True}])
+        self.assertEqual(party.marketing_consent_date, Date.today())
+        Party.write([party], {'marketing_consent': False})
+        self.assertIsNone(party.marketing_consent_date)
+
+    @with_transaction()
+    def test_average_rating(self):
+        "Test average rating and its searcher on party and product"
+        pool = Pool()
+        Party = pool.get('party.party')
+        Rating = pool.get('party.crm.rating')
+        Template = pool.get('product.template')
+        Uom = pool.get('product.uom')
+        unit, = Uom.search([('name', '=', 'Unit')])
+        template, = Template.create([{
+                    'name': "Product", 'default_uom': unit.id,
+                    'products': [('create', [{}])]}])
+        product, = template.products
+        company = create_company()
+        with set_company(company):
+            good, bad, unrated = Party.create([
+                    {'name': "Good"}, {'name': "Bad"}, {'name': "None"}])
+            Rating.create([
+                    {'party': good.id, 'score': 5, 'product': product.id},
+                    {'party': good.id, 'score': 4, 'product': product.id},
+                    {'party': bad.id, 'score': 2},
+                    ])
+            self.assertEqual(
+                Party.get_average_rating([good, bad, unrated], None),
+                {good.id: Decimal('4.50'), bad.id: Decimal('2.00'),
+                    unrated.id: None})
+            self.assertEqual(
+                Party.search([('average_rating', '>=', 4)]), [good])
+            self.assertEqual(
+                Party.search([('average_rating', '<', Decimal('2.5'))]),
+                [bad])
+            self.assertEqual(product.average_rating, Decimal('4.50'))
+
+    @with_transaction()
+    def test_rating_score_range(self):
+        "Test the score is checked between 1 and 5"
+        pool = Pool()
+        Party = pool.get('party.party')
+        Rating = pool.get('party.crm.rating')
+        company = create_company()
+        with set_company(company):
+            party = Party(name="Customer")
+            party.save()
+            for score in [0, 6]:
+                with self.subTest(score=score):
+                    with self.assertRaises(UserError) as cm, \
+                            Transaction().set_user(0):
+                        Rating.create([{'party': party.id, 'score': score}])
+                    self.assertIn("between 1 and 5", cm.exception.message)
+
+    @with_transaction()
+    def test_inquiry_workflow(self):
+        "Test inquiry numbers, dates, interactions and delete guard"
+        pool = Pool()
+        Party = pool.get('party.party')
+        Inquiry = pool.get('party.crm.inquiry')
+        Interaction = pool.get('party.crm.interaction')
+        company = create_company()
+        with set_company(company):
+            party = Party(name="Customer")
+            party.save()
+            inquiry = Inquiry(
+                party=party, channel='email', subject="Size?")
+            inquiry.save()
+            self.assertTrue(inquiry.number.startswith('INQ'))
+            self.assertEqual(inquiry.state, 'draft')
+
+            Inquiry.open([inquiry])
+            self.assertEqual(inquiry.state, 'open')
+            self.assertTrue(inquiry.opened_date)
+            with self.assertRaises(UserError):
+                Inquiry.delete([inquiry])
+
+            Inquiry.answer([inquiry])
+            self.assertGreaterEqual(inquiry.response_time, dt.timedelta())
+            Inquiry.close([inquiry])
+            self.assertEqual(inquiry.state, 'closed')
+            self.assertTrue(inquiry.closed_date)
+
+            interactions = Interaction.search(
+                [('origin', '=', str(inquiry))], order=[('id', 'ASC')])
+            self.assertEqual(
+                [(i.type, i.direction) for i in interactions],
+                [('email', 'inbound'), ('email', 'outbound')])
+
+            cancelled, = Inquiry.copy([inquiry])
+            self.assertNotEqual(cancelled.number, inquiry.number)
+            Inquiry.cancel([cancelled])
+            Inquiry.delete([cancelled])
+
+    @with_transaction()
+    def test_channel_code_unique(self):
+        "Test channel code is unique per company"
+        pool = Pool()
+        Channel = pool.get('sale.channel')
+        company = create_company()
+        other = create_company(name="Other")
+        with set_company(company):
+            Channel.create([{'name': "Store", 'code': 'store'}])
+            Channel.create([{
+                        'name': "Store", 'code': 'store',
+                        'company': other.id}])
+            with self.assertRaises(UserError), Transaction().set_user(0):
+                Channel.create([{'name': "Shop", 'code': 'store'}])
+
+    @with_transaction()
+    def test_contact_mechanism_line(self):
+        "Test LINE contact mechanism type"
+        pool = Pool()
+        Party = pool.get('party.party')
+        party, = Party.create([{
+                    'name': "Customer",
+                    'contact_mechanisms': [('create', [{
+                                    'type': 'line',
+                                    'value': 'U4af4980629',
+                                    }])],
+                    }])
+        mechanism, = party.contact_mechanisms
+        self.assertEqual(mechanism.type, 'line')
+
+
+del ModuleTestCase
