@@ -183,5 +183,29 @@ class ShopCrmTestCase(
         mechanism, = party.contact_mechanisms
         self.assertEqual(mechanism.type, 'line')
 
+    @with_transaction()
+    def test_party_form_without_crm_group(self):
+        "Test the party form hides CRM records from users without CRM"
+        pool = Pool()
+        Party = pool.get('party.party')
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        sale_group = ModelData.get_id('sale', 'group_sale')
+        crm_group = ModelData.get_id('shop_crm', 'group_crm')
+        clerk, manager = User.create([
+                {'login': 'clerk', 'groups': [('add', [sale_group])]},
+                {'login': 'manager',
+                    'groups': [('add', [sale_group, crm_group])]},
+                ])
+        for user, visible in [(clerk, False), (manager, True)]:
+            with Transaction().set_user(user.id), \
+                    Transaction().set_context(_check_access=True):
+                fields = Party.fields_view_get(view_type='form')['fields']
+            with self.subTest(user=user.login):
+                for name in ['crm_inquiries', 'crm_interactions',
+                        'crm_ratings', 'crm_preferences', 'crm_attributes']:
+                    self.assertEqual(name in fields, visible)
+                self.assertIn('birthday', fields)
+
 
 del ModuleTestCase
