@@ -10,7 +10,7 @@ from trytond.transaction import Transaction
 
 
 class Channel(DeactivableMixin, ModelSQL, ModelView):
-    "Sale Channel"
+    __string__ = "Sale Channel"
     __name__ = 'sale.channel'
     name = fields.Char("Name", required=True, translate=True)
     code = fields.Char(

@@ -22,7 +22,7 @@ default_channel = fields.Many2One(
 
 class Configuration(
         ModelSingleton, ModelSQL, ModelView, CompanyMultiValueMixin):
-    "CRM Configuration"
+    __string__ = "CRM Configuration"
     __name__ = 'party.crm.configuration'
     inquiry_sequence = fields.MultiValue(fields.Many2One(
             'ir.sequence', "Inquiry Sequence", required=True,
@@ -53,7 +53,7 @@ class Configuration(
 
 
 class ConfigurationCompany(ModelSQL, CompanyValueMixin):
-    "CRM Configuration per Company"
+    __string__ = "CRM Configuration per Company"
     __name__ = 'party.crm.configuration.company'
     inquiry_sequence = inquiry_sequence
     default_channel = default_channel

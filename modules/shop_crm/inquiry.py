@@ -19,7 +19,7 @@ _CHANNEL_INTERACTION_TYPES = {
 
 
 class Inquiry(Workflow, ModelSQL, ModelView):
-    "Customer Inquiry"
+    __string__ = "Customer Inquiry"
     __name__ = 'party.crm.inquiry'
     _rec_name = 'number'
     _states = {

@@ -10,7 +10,7 @@ from trytond.transaction import Transaction
 
 
 class Interaction(ModelSQL, ModelView):
-    "Customer Interaction"
+    __string__ = "Customer Interaction"
     __name__ = 'party.crm.interaction'
     company = fields.Many2One('company.company', "Company", required=True)
     party = fields.Many2One(

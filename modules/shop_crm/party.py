@@ -12,7 +12,7 @@ from .rating import get_average_rating, search_average_rating
 
 
 class Attribute(DictSchemaMixin, ModelSQL, ModelView):
-    "Customer Attribute"
+    __string__ = "Customer Attribute"
     __name__ = 'party.crm.attribute'
 
 

@@ -5,7 +5,7 @@ from trytond.pyson import Eval, If
 
 
 class Preference(ModelSQL, ModelView):
-    "Customer Preference"
+    __string__ = "Customer Preference"
     __name__ = 'party.crm.preference'
     party = fields.Many2One(
         'party.party', "Party", required=True, ondelete='CASCADE')

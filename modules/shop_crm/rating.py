@@ -14,7 +14,7 @@ from trytond.transaction import Transaction
 
 
 class Rating(ModelSQL, ModelView):
-    "Customer Rating"
+    __string__ = "Customer Rating"
     __name__ = 'party.crm.rating'
     company = fields.Many2One('company.company', "Company", required=True)
     party = fields.Many2One(
