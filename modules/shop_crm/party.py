@@ -3,12 +3,21 @@
 from trytond.i18n import gettext
 from trytond.model import DictSchemaMixin, ModelSQL, ModelView, fields
 from trytond.model.exceptions import ValidationError
+from trytond.modules.currency.fields import Monetary
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
+from .engagement import SEGMENTS
 from .rating import get_average_rating, search_average_rating
+
+_ENGAGEMENT_COLUMNS = {
+    'engagement_score': 'engagement_score',
+    'rfm_segment': 'segment',
+    'lifetime_value': 'lifetime_value',
+    'expected_next_sale': 'expected_next_sale',
+    }
 
 
 class Attribute(DictSchemaMixin, ModelSQL, ModelView):
@@ -47,9 +56,28 @@ class Party(metaclass=PoolMeta):
     crm_interactions = fields.One2Many(
         'party.crm.interaction', 'party', "Interactions")
     crm_ratings = fields.One2Many('party.crm.rating', 'party', "Ratings")
+    crm_engagements = fields.One2Many(
+        'party.crm.engagement', 'party', "Engagements", readonly=True)
     average_rating = fields.Function(
         fields.Numeric("Average Rating", digits=(1, 2)),
         'get_average_rating', searcher='search_average_rating')
+    engagement_score = fields.Function(
+        fields.Numeric("Engagement Score", digits=(3, 2)),
+        'get_engagement', searcher='search_engagement')
+    rfm_segment = fields.Function(
+        fields.Selection(SEGMENTS, "RFM Segment"),
+        'get_engagement', searcher='search_engagement')
+    lifetime_value = fields.Function(
+        Monetary(
+            "Lifetime Value", currency='company_currency',
+            digits='company_currency'),
+        'get_engagement', searcher='search_engagement')
+    company_currency = fields.Function(
+        fields.Many2One('currency.currency', "Company Currency"),
+        'get_company_currency')
+    expected_next_sale = fields.Function(
+        fields.Date("Expected Next Sale"),
+        'get_engagement', searcher='search_engagement')
     purchase_history = fields.Function(
         fields.Many2Many(
             'sale.line', None, None, "Purchase History"),
@@ -107,6 +135,42 @@ class Party(metaclass=PoolMeta):
         return search_average_rating(clause, 'party')
 
     @classmethod
+    def get_company_currency(cls, parties, name):
+        pool = Pool()
+        Company = pool.get('company.company')
+        company = Transaction().context.get('company')
+        currency = Company(company).currency.id if company else None
+        return dict.fromkeys(map(int, parties), currency)
+
+    @classmethod
+    def get_engagement(cls, parties, names):
+        "Read the stored engagement of the context company"
+        pool = Pool()
+        Engagement = pool.get('party.crm.engagement')
+        company = Transaction().context.get('company')
+        result = {n: dict.fromkeys(map(int, parties)) for n in names}
+        if company is None:
+            return result
+        for sub_parties in grouped_slice(parties):
+            for engagement in Engagement.search([
+                        ('company', '=', company),
+                        ('party', 'in', [p.id for p in sub_parties]),
+                        ]):
+                for name in names:
+                    result[name][engagement.party.id] = getattr(
+                        engagement, _ENGAGEMENT_COLUMNS[name])
+        return result
+
+    @classmethod
+    def search_engagement(cls, name, clause):
+        company = Transaction().context.get('company', -1)
+        _, operator, *values = clause
+        return [('crm_engagements', 'where', [
+                    ('company', '=', company),
+                    (_ENGAGEMENT_COLUMNS[name], operator, *values),
+                    ])]
+
+    @classmethod
     def get_purchase_history(cls, parties, name):
         pool = Pool()
         SaleLine = pool.get('sale.line')
@@ -145,7 +209,17 @@ class Replace(metaclass=PoolMeta):
             ('party.crm.inquiry', 'party'),
             ('party.crm.interaction', 'party'),
             ('party.crm.rating', 'party'),
+            ('party.crm.engagement', 'party'),
             ]
+
+    def transition_replace(self):
+        pool = Pool()
+        Engagement = pool.get('party.crm.engagement')
+        # Scores of the source no longer mean anything once its sales move.
+        Engagement.delete(Engagement.search([
+                    ('party', '=', self.ask.source.id),
+                    ]))
+        return super().transition_replace()
 
 
 class Erase(metaclass=PoolMeta):

@@ -207,5 +207,60 @@ class ShopCrmTestCase(
                     self.assertEqual(name in fields, visible)
                 self.assertIn('birthday', fields)
 
+    @with_transaction()
+    def test_engagement_interaction_decay(self):
+        "Test an interaction one half-life old counts half"
+        pool = Pool()
+        Party = pool.get('party.party')
+        Interaction = pool.get('party.crm.interaction')
+        Rating = pool.get('party.crm.rating')
+        Configuration = pool.get('party.crm.configuration')
+        Engagement = pool.get('party.crm.engagement')
+        today = dt.date(2025, 3, 31)
+        company = create_company()
+        with set_company(company), \
+                Transaction().set_context(date=today):
+            configuration = Configuration(1)
+            configuration.engagement_half_life = 30
+            configuration.engagement_interaction_target = Decimal(1)
+            configuration.interaction_type_weights = [{
+                    'type': 'call', 'weight': Decimal(2)}]
+            configuration.save()
+            fan, caller, silent = Party.create([
+                    {'name': "Fan"}, {'name': "Caller"}, {'name': "Silent"}])
+            Interaction.create([{
+                        'party': fan.id, 'type': 'visit',
+                        'date': dt.datetime(2025, 3, 1, 15, 0),
+                        }, {
+                        'party': caller.id, 'type': 'call',
+                        'date': dt.datetime(2025, 3, 1, 9, 0),
+                        }, {
+                        'party': caller.id, 'type': 'call',
+                        'date': dt.datetime(2024, 3, 1, 9, 0),
+                        }])
+            Rating.create([{'party': fan.id, 'score': 5}])
+
+            Engagement.compute()
+
+            fan_engagement, = Engagement.search([('party', '=', fan.id)])
+            # 100 × (15 × 0.5 + 10 × (5 - 1) / 4) / 100
+            self.assertEqual(
+                fan_engagement.engagement_score, Decimal('17.50'))
+            self.assertIsNone(fan_engagement.segment)
+            self.assertEqual(fan_engagement.frequency, 0)
+            caller_engagement, = Engagement.search(
+                [('party', '=', caller.id)])
+            # 2 × 0.5 reaches the target: the older call is outside the window
+            self.assertEqual(
+                caller_engagement.engagement_score, Decimal('15.00'))
+            self.assertFalse(Engagement.search([('party', '=', silent.id)]))
+
+            self.assertEqual(
+                Party.search([('engagement_score', '>', 16)]), [fan])
+            self.assertEqual(fan.engagement_score, Decimal('17.50'))
+
+            Engagement.compute()
+            self.assertEqual(Engagement.search([], count=True), 2)
+
 
 del ModuleTestCase
