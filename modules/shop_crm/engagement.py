@@ -10,8 +10,7 @@ from sql.conditionals import Case, Coalesce, Least
 from sql.functions import (
     Ceil, CumeDist, Function, Lag, Power, Round, RowNumber)
 
-from trytond import backend
-from trytond.config import config
+from trytond import backend, config
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.modules.currency.fields import Monetary
 from trytond.pool import Pool

@@ -1,5 +1,6 @@
 # This file is part of the shop modules.  The COPYRIGHT file at the top level
 # of this repository contains the full copyright notices and license terms.
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import DictSchemaMixin, ModelSQL, ModelView, fields
 from trytond.model.exceptions import ValidationError
@@ -151,7 +152,7 @@ class Party(metaclass=PoolMeta):
         result = {n: dict.fromkeys(map(int, parties)) for n in names}
         if company is None:
             return result
-        for sub_parties in grouped_slice(parties):
+        for sub_parties in grouped_slice(parties, backend.MAX_QUERY_PARAMS):
             for engagement in Engagement.search([
                         ('company', '=', company),
                         ('party', 'in', [p.id for p in sub_parties]),
@@ -175,7 +176,7 @@ class Party(metaclass=PoolMeta):
         pool = Pool()
         SaleLine = pool.get('sale.line')
         history = {p.id: [] for p in parties}
-        for sub_parties in grouped_slice(parties):
+        for sub_parties in grouped_slice(parties, backend.MAX_QUERY_PARAMS):
             for line in SaleLine.search([
                         ('sale.party', 'in', [p.id for p in sub_parties]),
                         ('sale.state', 'in', cls._purchase_states()),

@@ -6,10 +6,11 @@ from sql import Null
 from sql.aggregate import Avg
 from sql.functions import Round
 
+from trytond import backend
 from trytond.model import Check, Index, ModelSQL, ModelView, fields
 from trytond.pool import Pool
 from trytond.pyson import Eval
-from trytond.tools import grouped_slice, reduce_ids
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
 
@@ -80,7 +81,7 @@ def _rating_query(dimension, ids):
     column = getattr(rating, dimension)
     where = column != Null
     if ids is not None:
-        where &= reduce_ids(column, ids)
+        where &= fields.SQL_OPERATORS['in'](column, ids)
     company = Transaction().context.get('company')
     if company is not None:
         where &= rating.company == company
@@ -93,7 +94,7 @@ def get_average_rating(records, dimension):
     "Return the average score per record, rated on the dimension column"
     cursor = Transaction().connection.cursor()
     result = dict.fromkeys(map(int, records))
-    for sub_ids in grouped_slice(list(result)):
+    for sub_ids in grouped_slice(list(result), backend.MAX_QUERY_PARAMS):
         query, _ = _rating_query(dimension, sub_ids)
         cursor.execute(*query)
         for record, average in cursor:
