@@ -7,8 +7,9 @@ from decimal import Decimal
 from sql import Cast, Literal, Null, Select, Window, With
 from sql.aggregate import Avg, Count, Max, Min, Sum
 from sql.conditionals import Case, Coalesce, Least
+from sql.operators import Concat
 from sql.functions import (
-    Ceil, CumeDist, Function, Lag, Power, Round, RowNumber)
+    Function, Lag, Power, Rank, Round, RowNumber)
 
 from trytond import backend, config
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
@@ -57,17 +58,18 @@ def add_days(date, days):
     "Return an SQL date that is days after date"
     if backend.name == 'sqlite':
         return _SQLiteDate(
-            date, Cast(Cast(days, 'INTEGER'), 'TEXT') + Literal(' days'))
+            date, Concat(Cast(Cast(days, 'INTEGER'), 'TEXT'), ' days'))
     return date + Cast(days, 'INTEGER')
 
 
 def quintile(order):
     """Return the SQL 1-5 quintile of the row in the given order
 
-    It is CEIL(5 × cumulative distribution): ties share the score of the
-    last of them, and fewer than five rows spread over the scale."""
-    return Cast(
-        Ceil(CumeDist(window=Window([], order_by=[order])) * 5), 'INTEGER')
+    It is 1 + 5 × (RANK − 1) / COUNT in integer arithmetic: the rows
+    split in fifths, ties share the score of the first of them (all
+    one-time buyers have F = 1) and fewer than five rows start at 1."""
+    rank = Rank(window=Window([], order_by=[order]))
+    return (rank - 1) * 5 / Count(window=Window([])) + 1
 
 
 def segment_case(recency, frequency, monetary):
@@ -242,7 +244,7 @@ class Engagement(ModelSQL, ModelView):
         interactions = cls._interaction_query(
             company_id, config_, today, window_start)
         ratings = cls._rating_query(company_id)
-        inquiries = cls._inquiry_query(company_id, window_start)
+        inquiries = cls._inquiry_query(company_id, today, window_start)
 
         parties = With(query=customers.select(customers.party)
             | interactions.select(interactions.party))
@@ -396,7 +398,7 @@ class Engagement(ModelSQL, ModelView):
                 group_by=[rating.party]))
 
     @classmethod
-    def _inquiry_query(cls, company_id, window_start):
+    def _inquiry_query(cls, company_id, today, window_start):
         pool = Pool()
         Inquiry = pool.get('party.crm.inquiry')
         inquiry = Inquiry.__table__()
@@ -404,7 +406,9 @@ class Engagement(ModelSQL, ModelView):
                 inquiry.party, Count().as_('answered'),
                 where=(inquiry.company == company_id)
                 & (inquiry.answered_date >= Literal(
-                        dt.datetime.combine(window_start, dt.time()))),
+                        dt.datetime.combine(window_start, dt.time())))
+                & (inquiry.answered_date < Literal(dt.datetime.combine(
+                            today + dt.timedelta(days=1), dt.time()))),
                 group_by=[inquiry.party]))
 
 

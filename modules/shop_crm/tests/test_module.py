@@ -3,11 +3,15 @@
 import datetime as dt
 from decimal import Decimal
 
+from sql import Column, Values
+
 from trytond.exceptions import UserError
 from trytond.modules.company.tests import (
     CompanyTestMixin, PartyCompanyCheckEraseMixin, create_company,
     set_company)
 from trytond.modules.party.tests import PartyCheckReplaceMixin
+from trytond.modules.shop_crm.engagement import (
+    SEGMENTS, quintile, segment_case)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction
@@ -261,6 +265,57 @@ class ShopCrmTestCase(
 
             Engagement.compute()
             self.assertEqual(Engagement.search([], count=True), 2)
+
+    def _select_values(self, rows, *expressions):
+        "Return the rows of expressions computed over the VALUES rows"
+        values = Values(rows)
+        columns = [Column(values, 'column%d' % i)
+            for i in range(1, len(rows[0]) + 1)]
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*values.select(
+                *columns, *(e(*columns) for e in expressions)))
+        return sorted(cursor)
+
+    @with_transaction()
+    def test_quintile(self):
+        "Test quintiles split in fifths, share ties and start at 1"
+        def quintiles(values):
+            rows = self._select_values(
+                [[v] for v in values], lambda v: quintile(v.asc))
+            return [s for _, s in rows]
+        for values, scores in [
+                ([10, 20, 20, 30, 40, 50, 60, 70, 80, 90],
+                    [1, 1, 1, 2, 3, 3, 4, 4, 5, 5]),
+                ([1, 2, 3, 4, 5], [1, 2, 3, 4, 5]),
+                ([1, 1, 1, 1, 2], [1, 1, 1, 1, 5]),
+                ([5, 7], [1, 3]),
+                ([5], [1]),
+                ]:
+            with self.subTest(values=values):
+                self.assertEqual(quintiles(values), scores)
+
+    @with_transaction()
+    def test_segments(self):
+        "Test every segment is reached from the R, F, M scores"
+        expected = {
+            (5, 5, 5): 'champion', (4, 4, 4): 'champion',
+            (3, 5, 5): 'loyal', (5, 4, 3): 'loyal',
+            (2, 5, 5): 'cannot_lose', (1, 4, 4): 'cannot_lose',
+            (2, 4, 3): 'at_risk', (1, 5, 1): 'at_risk',
+            (2, 3, 4): 'at_risk',
+            (5, 3, 1): 'potential', (4, 2, 5): 'potential',
+            (5, 1, 5): 'new', (4, 1, 1): 'new',
+            (3, 3, 3): 'need_attention', (3, 2, 1): 'need_attention',
+            (3, 1, 5): 'promising',
+            (2, 1, 5): 'hibernating', (1, 3, 3): 'hibernating',
+            (1, 1, 5): 'lost', (1, 1, 1): 'lost',
+            }
+        rows = self._select_values(
+            [list(k) for k in expected], segment_case)
+        self.assertEqual(
+            {(r, f, m): s for r, f, m, s in rows}, expected)
+        self.assertEqual(
+            set(expected.values()), {s for s, _ in SEGMENTS if s})
 
 
 del ModuleTestCase
