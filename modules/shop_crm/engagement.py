@@ -2,7 +2,6 @@
 # of this repository contains the full copyright notices and license terms.
 """Customer engagement: RFM, engagement score, lifetime value (set-based)."""
 import datetime as dt
-from decimal import Decimal
 
 from sql import Cast, Literal, Null, Select, Window, With
 from sql.aggregate import Avg, Count, Max, Min, Sum

@@ -9,11 +9,10 @@ are computed in one place, :meth:`Abstract._realised_lines`, and the models
 only aggregate them.
 """
 import datetime as dt
-from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 from sql import Cast, Literal, Null, Union, With
-from sql.aggregate import Avg, Count, Max, Min, Sum
+from sql.aggregate import Count, Max, Min, Sum
 from sql.conditionals import Case, Coalesce
 from sql.functions import Ceil, DateTrunc, Log, Power, Round
 
@@ -21,6 +20,7 @@ from trytond import backend
 from trytond.i18n import lazy_gettext
 from trytond.model import ModelView, fields
 from trytond.modules.currency.fields import Monetary
+from trytond.modules.shop_crm.rating import get_average_rating
 from trytond.modules.stock import stock_reporting_margin as margin_reporting
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
@@ -603,7 +603,6 @@ class Customer(CustomerMixin, Abstract, ModelView):
         Party = pool.get('party.party')
         Inquiry = pool.get('party.crm.inquiry')
         Interaction = pool.get('party.crm.interaction')
-        Rating = pool.get('party.crm.rating')
         transaction = Transaction()
         cursor = transaction.connection.cursor()
         company = transaction.context.get('company')
@@ -611,63 +610,53 @@ class Customer(CustomerMixin, Abstract, ModelView):
         party = Party.__table__()
         inquiry = Inquiry.__table__()
         interaction = Interaction.__table__()
-        rating = Rating.__table__()
-
-        inquiries = inquiry.select(
-            inquiry.party.as_('party'),
-            Count(inquiry.id).as_('count'),
-            Count(Case(
-                    (inquiry.state.in_(cls._open_inquiry_states()),
-                        inquiry.id))).as_('open_count'),
-            where=(inquiry.company == company)
-            & (inquiry.state != 'cancelled'),
-            group_by=[inquiry.party])
-        interactions = interaction.select(
-            interaction.party.as_('party'),
-            Max(interaction.date).as_('date'),
-            where=interaction.company == company,
-            group_by=[interaction.party])
-        ratings = rating.select(
-            rating.party.as_('party'),
-            Round(Avg(rating.score), 2).as_('average'),
-            where=rating.company == company,
-            group_by=[rating.party])
 
         ids = [r.id for r in records]
         result = {name: dict.fromkeys(ids) for name in names}
         for sub_ids in grouped_slice(ids, backend.MAX_QUERY_PARAMS):
+            sub_ids = list(sub_ids)
+            inquiries = inquiry.select(
+                inquiry.party.as_('party'),
+                Count(inquiry.id).as_('count'),
+                Count(Case(
+                        (inquiry.state.in_(cls._open_inquiry_states()),
+                            inquiry.id))).as_('open_count'),
+                where=(inquiry.company == company)
+                & (inquiry.state != 'cancelled')
+                & fields.SQL_OPERATORS['in'](inquiry.party, sub_ids),
+                group_by=[inquiry.party])
+            interactions = interaction.select(
+                interaction.party.as_('party'),
+                Max(interaction.date).as_('date'),
+                where=(interaction.company == company)
+                & fields.SQL_OPERATORS['in'](interaction.party, sub_ids),
+                group_by=[interaction.party])
             query = (party
                 .join(inquiries, type_='LEFT',
                     condition=inquiries.party == party.id)
                 .join(interactions, type_='LEFT',
                     condition=interactions.party == party.id)
-                .join(ratings, type_='LEFT',
-                    condition=ratings.party == party.id)
                 .select(
                     party.id,
                     Coalesce(inquiries.count, 0),
                     Coalesce(inquiries.open_count, 0),
-                    ratings.average,
                     interactions.date,
                     party.acquisition_channel,
                     where=fields.SQL_OPERATORS['in'](party.id, sub_ids)))
             cursor.execute(*query)
-            for (party_id, count, open_count, average, date,
-                    channel) in cursor:
-                if average is not None:
-                    average = Decimal(str(average)).quantize(
-                        Decimal('0.01'))
+            for party_id, count, open_count, date, channel in cursor:
                 if isinstance(date, str):
                     date = dt.datetime.fromisoformat(date)
                 values = {
                     'inquiry_count': count,
                     'open_inquiry_count': open_count,
-                    'average_rating': average,
                     'last_interaction': date,
                     'acquisition_channel': channel,
                     }
-                for name in names:
+                for name in set(names) & values.keys():
                     result[name][party_id] = values[name]
+        if 'average_rating' in names:
+            result['average_rating'] = get_average_rating(ids, 'party')
         return result
 
     @classmethod

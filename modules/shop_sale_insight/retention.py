@@ -81,6 +81,17 @@ class _SalesMixin:
         return currency.id if currency else None
 
 
+class _AmountsMixin(_SalesMixin):
+    "The revenue and profit columns in company currency"
+    __slots__ = ()
+    currency = fields.Function(
+        fields.Many2One('currency.currency', "Currency"), 'get_currency')
+    revenue = Monetary(
+        "Revenue", currency='currency', digits='currency')
+    profit = Monetary(
+        "Profit", currency='currency', digits='currency')
+
+
 class Retention(_SalesMixin, ModelSQL, ModelView):
     __string__ = "Customer Retention"
     __name__ = 'sale.insight.retention'
@@ -134,9 +145,10 @@ class Retention(_SalesMixin, ModelSQL, ModelView):
                 month.as_('month'),
                 Sum(Case((firsts.first == month, 1), else_=0)).as_('new'),
                 Count(firsts.customer).as_('customers'),
-                Sum(Case(((firsts.second != Null)
-                            & (firsts.second <= month), 1), else_=0)
-                    ).as_('repeat'),
+                Sum(Case(
+                        ((firsts.second != Null) & (firsts.second <= month),
+                            1),
+                        else_=0)).as_('repeat'),
                 group_by=[month]))
         query = counts.join(active, condition=active.month == counts.month)
         repeat_rate = ratio(counts.repeat, counts.customers)
@@ -153,7 +165,7 @@ class Retention(_SalesMixin, ModelSQL, ModelView):
             with_=[sales, ranked, firsts, months, active])
 
 
-class Cohort(_SalesMixin, ModelSQL, ModelView):
+class Cohort(_AmountsMixin, ModelSQL, ModelView):
     __string__ = "Customer Cohort"
     __name__ = 'sale.insight.cohort'
     date = fields.Date(
@@ -167,12 +179,6 @@ class Cohort(_SalesMixin, ModelSQL, ModelView):
     retention = fields.Numeric(
         "Retention", digits=(1, 4),
         help="Active customers / cohort size.")
-    currency = fields.Function(
-        fields.Many2One('currency.currency', "Currency"), 'get_currency')
-    revenue = Monetary(
-        "Revenue", currency='currency', digits='currency')
-    profit = Monetary(
-        "Profit", currency='currency', digits='currency')
 
     @classmethod
     def __setup__(cls):
@@ -223,18 +229,12 @@ class Cohort(_SalesMixin, ModelSQL, ModelView):
             with_=[sales, dated, monthly, firsts, sizes, cells])
 
 
-class SegmentChannel(_SalesMixin, ModelSQL, ModelView):
+class SegmentChannel(_AmountsMixin, ModelSQL, ModelView):
     __string__ = "Segment per Channel"
     __name__ = 'sale.insight.segment_channel'
     segment = fields.Selection(SEGMENTS, "Segment")
     channel = fields.Many2One('sale.channel', "Channel")
     customers = fields.Integer("Customers")
-    currency = fields.Function(
-        fields.Many2One('currency.currency', "Currency"), 'get_currency')
-    revenue = Monetary(
-        "Revenue", currency='currency', digits='currency')
-    profit = Monetary(
-        "Profit", currency='currency', digits='currency')
 
     @classmethod
     def __setup__(cls):
