@@ -129,9 +129,10 @@ def generate(pool, company, product, customers, lines):
         "FROM generate_series(1, %s) AS n "
         "JOIN (SELECT id, row_number() OVER (ORDER BY id) AS rank "
         "FROM party_party WHERE code LIKE 'BENCH%%') AS p "
-        "ON p.rank = 1 + (n::bigint * 7919) %% "
-        "GREATEST(%s * (1 + n %% 4) / 4, 1)",
-        (company.id, company.currency.id, lines // 2, customers))
+        "ON p.rank = CASE WHEN n <= %s THEN n "
+        "ELSE 1 + (n::bigint * 7919) %% GREATEST(%s * (1 + n %% 4) / 4, 1) "
+        "END",
+        (company.id, company.currency.id, lines // 2, customers, customers))
     cursor.execute(
         "INSERT INTO sale_line (sale, type, product, quantity, unit, "
         "unit_price, sequence, create_uid, create_date) "
