@@ -426,6 +426,13 @@ def create_interactions(customers):
             direction=direction, subject=subject).save()
 
 
+def compute_engagement():
+    "Fill the engagement lists as the nightly cron would"
+    Cron = Model.get('ir.cron')
+    cron, = Cron.find([('method', '=', 'party.crm.engagement|compute')])
+    cron.click('run_once')
+
+
 def progress(message, _start=time.monotonic()):
     print("  %5.1fs  %s" % (time.monotonic() - _start, message), flush=True)
 
@@ -458,6 +465,8 @@ def main(database, config_file):
     create_inquiries(customers)
     create_ratings(customers, products)
     create_interactions(customers)
+    progress("customer engagement (RFM, lifetime value, next sale)")
+    compute_engagement()
     close_config_wizard()
 
     states = {}
