@@ -1,0 +1,742 @@
+# This file is part of the shop modules.  The COPYRIGHT file at the top level
+# of this repository contains the full copyright notices and license terms.
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import threading
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from unittest.mock import patch
+
+from trytond import backend
+from trytond.modules.company.tests import create_company, set_company
+from trytond.pool import Pool
+from trytond.tests.test_tryton import (
+    DB_NAME, RouteTestCase, with_transaction)
+from trytond.transaction import Transaction
+
+SECRET = 'test-channel-secret'
+TOKEN = 'test-access-token'
+
+
+class FakeMessagingAPI:
+    "A Messaging API on 127.0.0.1 that records requests"
+
+    def __init__(self, token=TOKEN):
+        self.token = token
+        self.requests = []
+        self.responses = []
+        self.failing_profiles = set()
+        self.lock = threading.Lock()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _reply(self, status, body=None, headers=None):
+                data = json.dumps(body if body is not None else {}).encode()
+                self.send_response(status)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _authorized(self):
+                return (self.headers.get('Authorization')
+                    == 'Bearer %s' % api.token)
+
+            def do_GET(self):
+                if not self._authorized():
+                    return self._reply(401, {'message': 'bad token'})
+                prefix = '/v2/bot/profile/'
+                if self.path.startswith(prefix):
+                    user_id = self.path[len(prefix):]
+                    with api.lock:
+                        api.requests.append({
+                                'method': 'GET', 'path': self.path})
+                    if user_id in api.failing_profiles:
+                        return self._reply(500, {'message': 'error'})
+                    return self._reply(200, {
+                            'userId': user_id,
+                            'displayName': 'Taro %s' % user_id[-4:],
+                            })
+                return self._reply(404, {'message': 'not found'})
+
+            def do_POST(self):
+                if not self._authorized():
+                    return self._reply(401, {'message': 'bad token'})
+                length = int(self.headers.get('Content-Length') or 0)
+                body = json.loads(self.rfile.read(length))
+                retry_key = self.headers.get('X-Line-Retry-Key')
+                try:
+                    uuid.UUID(retry_key)
+                except (TypeError, ValueError):
+                    return self._reply(400, {'message': 'retry key'})
+                messages = body.get('messages')
+                if (not isinstance(messages, list)
+                        or not 1 <= len(messages) <= 5
+                        or not all('type' in m for m in messages)):
+                    return self._reply(400, {'message': 'messages'})
+                if self.path == '/v2/bot/message/push':
+                    if not isinstance(body.get('to'), str):
+                        return self._reply(400, {'message': 'to'})
+                elif self.path == '/v2/bot/message/multicast':
+                    to = body.get('to')
+                    if (not isinstance(to, list)
+                            or not 1 <= len(to) <= 500):
+                        return self._reply(400, {'message': 'to'})
+                else:
+                    return self._reply(404, {'message': 'not found'})
+                with api.lock:
+                    api.requests.append({
+                            'method': 'POST', 'path': self.path,
+                            'retry_key': retry_key, 'body': body})
+                    response = (
+                        api.responses.pop(0) if api.responses else None)
+                if response:
+                    status, headers = response
+                    return self._reply(
+                        status, {'message': 'fake %s' % status}, headers)
+                if self.path.endswith('/push'):
+                    return self._reply(200, {'sentMessages': [
+                                {'id': '1', 'quoteToken': 'q'}]})
+                return self._reply(200, {})
+
+        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self):
+        return 'http://127.0.0.1:%s' % self.server.server_address[1]
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def posts(self):
+        return [r for r in self.requests if r['method'] == 'POST']
+
+
+def sign(body, secret=SECRET):
+    return base64.b64encode(
+        hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def event(type_, user_id, event_id=None, **extra):
+    data = {
+        'type': type_,
+        'mode': 'active',
+        'timestamp': 1767225600000,
+        'source': {'type': 'user', 'userId': user_id},
+        'webhookEventId': event_id or uuid.uuid4().hex.upper()[:26],
+        'deliveryContext': {'isRedelivery': False},
+        }
+    if type_ in {'follow', 'message', 'postback'}:
+        data['replyToken'] = uuid.uuid4().hex
+    if type_ == 'follow':
+        data['follow'] = {'isUnblocked': False}
+    data.update(extra)
+    return data
+
+
+def user_id():
+    return 'U' + uuid.uuid4().hex
+
+
+class LineTestCase(RouteTestCase):
+    "Test LINE channel of Shop CRM"
+    module = 'shop_crm'
+
+    @classmethod
+    def setUpClass(cls):
+        cls.api = FakeMessagingAPI()
+        cls.api.start()
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.api.stop()
+
+    @classmethod
+    def setUpDatabase(cls):
+        pool = Pool()
+        Channel = pool.get('party.crm.line.channel')
+        company = create_company()
+        cls.company_id = company.id
+        channel, = Channel.create([{
+                    'name': "Shop",
+                    'company': company.id,
+                    'channel_secret': SECRET,
+                    'access_token': TOKEN,
+                    'api_url': cls.api.url,
+                    'create_inquiries': True,
+                    }])
+        cls.identifier = channel.identifier
+        cls.channel_id = channel.id
+
+    def setUp(self):
+        super().setUp()
+        self.api.requests.clear()
+        self.api.responses.clear()
+        self.api.failing_profiles.clear()
+
+    def url(self, identifier=None):
+        return '/%s/shop_crm/line/%s/webhook' % (
+            self.db_name, identifier or self.identifier)
+
+    def post(self, events, secret=SECRET, signature=None, identifier=None,
+            body=None):
+        if body is None:
+            body = json.dumps({
+                    'destination': 'U' + '0' * 32,
+                    'events': events,
+                    }).encode()
+        headers = {'Content-Type': 'application/json'}
+        if signature is None and secret:
+            signature = sign(body, secret)
+        if signature:
+            headers['X-Line-Signature'] = signature
+        return self.client().post(
+            self.url(identifier), data=body, headers=headers)
+
+    def search(self, model, domain):
+        with Transaction().start(self.db_name, 0, context={
+                    'active_test': False}):
+            Model = Pool().get(model)
+            return [r.id for r in Model.search(domain)]
+
+    def read(self, model, ids, names):
+        with Transaction().start(self.db_name, 0, context={
+                    'active_test': False}):
+            Model = Pool().get(model)
+            return Model.read(ids, names)
+
+    @with_transaction()
+    def test_webhook_url(self):
+        "Test the webhook URL of the channel"
+        pool = Pool()
+        Channel = pool.get('party.crm.line.channel')
+        channel = Channel(self.channel_id)
+        self.assertTrue(channel.webhook_url.endswith(
+                '/%s/shop_crm/line/%s/webhook' % (
+                    urllib.parse.quote(DB_NAME), self.identifier)))
+        self.assertEqual(len(self.identifier), 32)
+
+    def test_connectivity_check(self):
+        "Test an empty event list answers 200"
+        response = self.post([])
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.json, {})
+
+    def test_signature_errors(self):
+        "Test forged, missing and wrong-channel signatures"
+        uid = user_id()
+        events = [event('follow', uid)]
+        for kwargs, status in [
+                ({'signature': 'Zm9yZ2Vk'}, 401),
+                ({'secret': None}, 400),
+                ({'secret': 'another-channel-secret'}, 401),
+                ({'identifier': 'unknown'}, 404),
+                ]:
+            with self.subTest(**kwargs):
+                response = self.post(events, **kwargs)
+                self.assertEqual(response.status_code, status)
+                self.assertIn('error', response.json)
+                self.assertNotIn(SECRET, response.get_data(as_text=True))
+        self.assertEqual(self.search('party.crm.line.event', [
+                    ('user_id', '=', uid)]), [])
+
+    def test_malformed_bodies(self):
+        "Test malformed and oversize bodies are refused"
+        for body, status in [
+                (b'{not json', 400),
+                (b'{"destination": "x"}', 400),
+                (b'{"events": [{"type": "follow"}]}', 400),
+                (b'\xff\xfe', 400),
+                (b'{"events": []}' + b' ' * (1024 * 1024), 413),
+                ]:
+            with self.subTest(body=body[:20]):
+                response = self.post(None, body=body)
+                self.assertEqual(response.status_code, status)
+                self.assertIn('error', response.json)
+
+    def test_follow_message_postback_unfollow(self):
+        "Test a friend's follow, message, postback and unfollow"
+        uid = user_id()
+        response = self.post([event('follow', uid)])
+        self.assertEqual(response.status_code, 200)
+
+        contact_ids = self.search('party.contact_mechanism', [
+                ('type', '=', 'line'), ('value', '=', uid)])
+        self.assertEqual(len(contact_ids), 1)
+        contact, = self.read(
+            'party.contact_mechanism', contact_ids, ['party', 'active'])
+        self.assertTrue(contact['active'])
+        party_id = contact['party']
+        party, = self.read('party.party', [party_id], ['name'])
+        self.assertEqual(party['name'], 'Taro %s' % uid[-4:])
+        event_ids = self.search('party.crm.line.event', [
+                ('user_id', '=', uid)])
+        event_, = self.read(
+            'party.crm.line.event', event_ids, ['state', 'party', 'type'])
+        self.assertEqual(event_['state'], 'done')
+        self.assertEqual(event_['party'], party_id)
+
+        response = self.post([event('message', uid, message={
+                        'type': 'text', 'id': '1', 'quoteToken': 'q',
+                        'text': "Is the red one in stock?"})])
+        self.assertEqual(response.status_code, 200)
+        inquiry_ids = self.search('party.crm.inquiry', [
+                ('party', '=', party_id)])
+        inquiry, = self.read('party.crm.inquiry', inquiry_ids,
+            ['channel', 'state', 'subject'])
+        self.assertEqual(inquiry['channel'], 'line')
+        self.assertEqual(inquiry['state'], 'open')
+        self.assertEqual(inquiry['subject'], "Is the red one in stock?")
+
+        # A second message does not open another inquiry
+        self.post([event('message', uid, message={
+                        'type': 'text', 'id': '2', 'quoteToken': 'q',
+                        'text': "Thanks"})])
+        self.assertEqual(len(self.search('party.crm.inquiry', [
+                        ('party', '=', party_id)])), 1)
+
+        self.post([event('postback', uid, postback={'data': 'coupon=10'})])
+
+        response = self.post([event('unfollow', uid)])
+        self.assertEqual(response.status_code, 200)
+        contact, = self.read(
+            'party.contact_mechanism', contact_ids, ['active'])
+        self.assertFalse(contact['active'])
+
+        interaction_ids = self.search('party.crm.interaction', [
+                ('party', '=', party_id)])
+        interactions = self.read('party.crm.interaction', interaction_ids,
+            ['type', 'direction', 'description', 'origin'])
+        self.assertEqual(len(interactions), 5)
+        self.assertTrue(all(i['type'] == 'line' for i in interactions))
+        self.assertTrue(all(i['direction'] == 'inbound'
+                for i in interactions))
+        self.assertTrue(all(i['origin'].startswith('party.crm.line.event,')
+                for i in interactions))
+        self.assertIn('coupon=10', [i['description'] for i in interactions])
+
+        # A re-follow reactivates the same contact
+        self.post([event('follow', uid, follow={'isUnblocked': True})])
+        contact, = self.read(
+            'party.contact_mechanism', contact_ids, ['active', 'party'])
+        self.assertTrue(contact['active'])
+        self.assertEqual(contact['party'], party_id)
+
+    def test_follow_profile_failure(self):
+        "Test a fallback name when the profile call fails"
+        uid = user_id()
+        self.api.failing_profiles.add(uid)
+        self.post([event('follow', uid)])
+        contact_ids = self.search('party.contact_mechanism', [
+                ('type', '=', 'line'), ('value', '=', uid)])
+        contact, = self.read(
+            'party.contact_mechanism', contact_ids, ['party'])
+        party, = self.read('party.party', [contact['party']], ['name'])
+        self.assertEqual(party['name'], 'LINE Friend %s' % uid[-6:])
+
+    def test_other_event_type(self):
+        "Test other event types are stored and done"
+        uid = user_id()
+        response = self.post([event(
+                    'beacon', uid,
+                    beacon={'hwid': 'd41d8cd98f', 'type': 'enter'}),
+                {**event('somethingNew', uid), 'foo': 1}])
+        self.assertEqual(response.status_code, 200)
+        ids = self.search('party.crm.line.event', [('user_id', '=', uid)])
+        events = self.read('party.crm.line.event', ids, ['state'])
+        self.assertEqual([e['state'] for e in events], ['done', 'done'])
+
+    def test_duplicate_event(self):
+        "Test the same event id twice is stored and processed once"
+        uid = user_id()
+        follow = event('follow', uid)
+        redelivered = dict(follow, deliveryContext={'isRedelivery': True})
+        for events in [[follow], [redelivered], [follow, follow]]:
+            response = self.post(events)
+            self.assertEqual(response.status_code, 200)
+        self.assertEqual(len(self.search('party.crm.line.event', [
+                        ('webhook_event_id', '=',
+                            follow['webhookEventId'])])), 1)
+        self.assertEqual(len(self.search('party.contact_mechanism', [
+                        ('value', '=', uid)])), 1)
+        self.assertEqual(len(self.search('party.crm.interaction', [
+                        ('party.contact_mechanisms.value', '=', uid)])), 1)
+
+    def test_duplicate_event_concurrent(self):
+        "Test the same event id from two threads is stored once"
+        if backend.name == 'sqlite' and DB_NAME == ':memory:':
+            self.skipTest("in-memory SQLite is per thread")
+        uid = user_id()
+        follow = event('follow', uid)
+        statuses = []
+        barrier = threading.Barrier(2)
+
+        def run():
+            barrier.wait()
+            statuses.append(self.post([follow]).status_code)
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(statuses, [200, 200])
+        self.assertEqual(len(self.search('party.crm.line.event', [
+                        ('webhook_event_id', '=',
+                            follow['webhookEventId'])])), 1)
+        self.assertEqual(len(self.search('party.contact_mechanism', [
+                        ('value', '=', uid)])), 1)
+
+    def test_duplicate_event_race(self):
+        "Test an event stored between the check and the insert"
+        pool = Pool(self.db_name)
+        Event = pool.get('party.crm.line.event')
+        uid = user_id()
+        follow = event('follow', uid)
+        self.assertEqual(self.post([follow]).status_code, 200)
+        search = Event.search
+        calls = []
+
+        def racing_search(domain, *args, **kwargs):
+            if domain and domain[0][0] == 'webhook_event_id' and not calls:
+                calls.append(domain)
+                return []
+            return search(domain, *args, **kwargs)
+        with patch.object(Event, 'search', racing_search):
+            response = self.post([follow])
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(len(calls), 1)
+        self.assertEqual(len(self.search('party.crm.line.event', [
+                        ('webhook_event_id', '=',
+                            follow['webhookEventId'])])), 1)
+        self.assertEqual(len(self.search('party.crm.interaction', [
+                        ('party.contact_mechanisms.value', '=', uid)])), 1)
+
+    def test_link_code(self):
+        "Test a friend sending a link code is merged onto the party"
+        with Transaction().start(self.db_name, 1) as transaction:
+            pool = Pool()
+            Party = pool.get('party.party')
+            LinkCode = pool.get('party.crm.line.link_code')
+            customer = Party(name="Existing Customer")
+            customer.save()
+            code = LinkCode.generate(customer, self.company_id).code
+            customer_id = customer.id
+            transaction.commit()
+        uid = user_id()
+        self.post([event('follow', uid)])
+        friend_id, = self.search('party.contact_mechanism', [
+                ('value', '=', uid)])
+        friend, = self.read(
+            'party.contact_mechanism', [friend_id], ['party'])
+        source_id = friend['party']
+        self.assertNotEqual(source_id, customer_id)
+
+        response = self.post([event('message', uid, message={
+                        'type': 'text', 'id': '1', 'quoteToken': 'q',
+                        'text': " %s " % code.lower()})])
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(self.search('party.contact_mechanism', [
+                    ('id', '=', friend_id)]), [])
+        contact, = self.read('party.contact_mechanism', self.search(
+                'party.contact_mechanism', [('value', '=', uid)]),
+            ['party', 'active'])
+        self.assertEqual(contact['party'], customer_id)
+        self.assertTrue(contact['active'])
+        events = self.read('party.crm.line.event', self.search(
+                'party.crm.line.event', [('user_id', '=', uid)]),
+            ['party', 'state'])
+        self.assertEqual(len(events), 2)
+        self.assertEqual({e['party'] for e in events}, {customer_id})
+        self.assertEqual(len(self.search('party.crm.interaction', [
+                        ('party', '=', customer_id)])), 2)
+        self.assertEqual(self.search('party.crm.inquiry', [
+                    ('party', 'in', [customer_id, source_id])]), [])
+        source, = self.read('party.party', [source_id], ['active'])
+        self.assertFalse(source['active'])
+
+        # The code is one-time
+        uid2 = user_id()
+        self.post([event('message', uid2, message={
+                        'type': 'text', 'id': '2', 'quoteToken': 'q',
+                        'text': code})])
+        other, = self.read('party.contact_mechanism', self.search(
+                'party.contact_mechanism', [('value', '=', uid2)]),
+            ['party'])
+        self.assertNotEqual(other['party'], customer_id)
+
+    def _message_setup(self, count=1, consent=True):
+        pool = Pool()
+        Party = pool.get('party.party')
+        parties = Party.create([{
+                    'name': "Customer %s" % i,
+                    'marketing_consent': consent,
+                    'contact_mechanisms': [('create', [{
+                                    'type': 'line',
+                                    'value': 'U%032x' % i,
+                                    }])],
+                    } for i in range(count)])
+        return parties
+
+    def _messages(self, parties, text="Hello"):
+        pool = Pool()
+        Message = pool.get('party.crm.line.message')
+        return Message.create([{
+                    'company': self.company_id,
+                    'channel': self.channel_id,
+                    'party': p.id,
+                    'text': text,
+                    } for p in parties])
+
+    @with_transaction()
+    def test_push_one(self):
+        "Test push of one message logs an outbound interaction"
+        pool = Pool()
+        Message = pool.get('party.crm.line.message')
+        Interaction = pool.get('party.crm.interaction')
+        party, = self._message_setup()
+        message, = self._messages([party])
+        Message.queue([message])
+        Message.send([message])
+        self.assertEqual(message.state, 'sent')
+        self.assertEqual(message.http_status, 200)
+        request, = self.api.posts()
+        self.assertEqual(request['path'], '/v2/bot/message/push')
+        self.assertEqual(request['retry_key'], message.retry_key)
+        self.assertEqual(request['body']['to'], 'U%032x' % 0)
+        self.assertEqual(
+            request['body']['messages'], [{'type': 'text', 'text': "Hello"}])
+        interaction, = Interaction.search([('party', '=', party.id)])
+        self.assertEqual(interaction.direction, 'outbound')
+        self.assertEqual(interaction.type, 'line')
+        self.assertEqual(interaction.origin, message)
+
+    @with_transaction()
+    def test_send_without_consent_or_contact(self):
+        "Test no message goes to a party without consent or active contact"
+        pool = Pool()
+        Message = pool.get('party.crm.line.message')
+        ContactMechanism = pool.get('party.contact_mechanism')
+        no_consent, = self._message_setup(consent=False)
+        blocked, = self._message_setup()
+        ContactMechanism.write(list(blocked.contact_mechanisms), {
+                'active': False})
+        messages = self._messages([no_consent, blocked])
+        Message.queue(messages)
+        Message.send(messages)
+        self.assertEqual([m.state for m in messages], ['failed', 'failed'])
+        self.assertEqual(self.api.posts(), [])
+
+    @with_transaction()
+    def test_multicast_batches(self):
+        "Test 1,200 recipients are sent in 3 multicast calls"
+        pool = Pool()
+        Message = pool.get('party.crm.line.message')
+        parties = self._message_setup(1200)
+        messages = self._messages(parties)
+        Message.queue(messages)
+        Message.send(messages)
+        posts = self.api.posts()
+        self.assertEqual(len(posts), 3)
+        self.assertEqual(
+            [len(p['body']['to']) for p in posts], [500, 500, 200])
+        self.assertTrue(all(
+                p['path'] == '/v2/bot/message/multicast' for p in posts))
+        self.assertEqual(len({p['retry_key'] for p in posts}), 3)
+        self.assertEqual({m.state for m in messages}, {'sent'})
+
+    @with_transaction()
+    def test_retry_same_key(self):
+        "Test 429 and 500 are retried with the same key"
+        pool = Pool()
+        Message = pool.get('party.crm.line.message')
+        party, = self._message_setup()
+        message, = self._messages([party])
+        self.api.responses.extend([
+                (429, {'Retry-After': '7'}), (500, {})])
+        Message.queue([message])
+        with patch.object(Message, '_sleep') as sleep, \
+                Transaction().set_context(line_retry_base=0.5):
+            Message.send([message])
+        self.assertEqual(
+            [c.args[0] for c in sleep.call_args_list], [7.0, 1.0])
+        posts = self.api.posts()
+        self.assertEqual(len(posts), 3)
+        self.assertEqual({p['retry_key'] for p in posts},
+            {message.retry_key})
+        self.assertEqual(message.state, 'sent')
+
+    @with_transaction()
+    def test_conflict_is_sent(self):
+        "Test a 409 for a reused retry key counts as sent"
+        pool = Pool()
+        Message = pool.get('party.crm.line.message')
+        party, = self._message_setup()
+        message, = self._messages([party])
+        self.api.responses.append((409, {}))
+        Message.queue([message])
+        Message.send([message])
+        self.assertEqual(message.state, 'sent')
+
+    @with_transaction()
+    def test_retry_exhausted_and_client_error(self):
+        "Test failures keep the status and error"
+        pool = Pool()
+        Message = pool.get('party.crm.line.message')
+        party, = self._message_setup()
+        message, = self._messages([party])
+        self.api.responses.extend([(500, {})] * 5)
+        Message.queue([message])
+        with patch.object(Message, '_sleep'):
+            Message.send([message])
+        self.assertEqual(message.state, 'failed')
+        self.assertEqual(message.http_status, 500)
+        self.assertEqual(len(self.api.posts()), 5)
+        self.assertNotIn(TOKEN, message.error)
+
+        self.api.requests.clear()
+        self.api.responses.append((400, {}))
+        Message.draft([message])
+        Message.queue([message])
+        Message.send([message])
+        self.assertEqual(message.state, 'failed')
+        self.assertEqual(message.http_status, 400)
+        self.assertEqual(len(self.api.posts()), 1)
+
+    @with_transaction()
+    def test_segment_push_wizard(self):
+        "Test the segment push previews and sends to reachable parties"
+        pool = Pool()
+        Party = pool.get('party.party')
+        Message = pool.get('party.crm.line.message')
+        Push = pool.get('party.crm.line.push', type='wizard')
+        company = pool.get('company.company')(self.company_id)
+        reachable = self._message_setup(2)
+        other, = Party.create([{'name': "No LINE"}])
+        parties = reachable + [other]
+        with set_company(company):
+            session_id, _, _ = Push.create()
+            push = Push(session_id)
+            with Transaction().set_context(
+                    active_model='party.party',
+                    active_ids=[p.id for p in parties],
+                    active_id=parties[0].id):
+                push = Push(session_id)
+                defaults = push.default_start(None)
+                self.assertEqual(
+                    sorted(defaults['recipients']),
+                    sorted(p.id for p in reachable))
+                self.assertEqual(defaults['excluded'], 1)
+                self.assertEqual(defaults['channel'], self.channel_id)
+                push.start.company = company
+                push.start.channel = self.channel_id
+                push.start.text = "Sale this weekend"
+                push.transition_send()
+        messages = Message.search([('party', 'in', [p.id for p in parties])])
+        self.assertEqual(len(messages), 2)
+        self.assertEqual({m.state for m in messages}, {'queued'})
+
+    def _scenario(self, trigger='follow', **values):
+        pool = Pool()
+        Scenario = pool.get('party.crm.line.scenario')
+        scenario, = Scenario.create([{
+                    'name': "Welcome",
+                    'company': self.company_id,
+                    'channel': self.channel_id,
+                    'trigger': trigger,
+                    'steps': [('create', [{
+                                    'sequence': 1,
+                                    'delay': dt.timedelta(0),
+                                    'text': "Welcome {name}!",
+                                    }, {
+                                    'sequence': 2,
+                                    'delay': dt.timedelta(days=1),
+                                    'text': "Like {preferred_category}?"
+                                    "{unknown}",
+                                    }])],
+                    **values}])
+        return scenario
+
+    @with_transaction()
+    def test_scenario_timing(self):
+        "Test the steps of a scenario are sent at their time"
+        pool = Pool()
+        Scenario = pool.get('party.crm.line.scenario')
+        Enrollment = pool.get('party.crm.line.scenario.enrollment')
+        Message = pool.get('party.crm.line.message')
+        self._scenario()
+        party, = self._message_setup()
+        start = dt.datetime(2026, 1, 5, 9, 0)
+        with Transaction().set_context(line_now=start):
+            enrollment, = Scenario.enroll('follow', [party], self.company_id)
+            # Enrolling twice does nothing
+            self.assertEqual(
+                Scenario.enroll('follow', [party], self.company_id), [])
+        for now, texts, state in [
+                (start, ["Welcome Customer 0!"], 'running'),
+                (start + dt.timedelta(hours=23), [], 'running'),
+                (start + dt.timedelta(days=1), ["Like ?"], 'done'),
+                (start + dt.timedelta(days=9), [], 'done'),
+                ]:
+            with self.subTest(now=now), \
+                    Transaction().set_context(line_now=now):
+                messages = Enrollment.send_due([enrollment])
+                self.assertEqual([m.text for m in messages], texts)
+                self.assertTrue(all(m.state == 'queued' for m in messages))
+                self.assertEqual(enrollment.state, state)
+        self.assertEqual(len(Message.search([('party', '=', party.id)])), 2)
+
+    @with_transaction()
+    def test_scenario_leave(self):
+        "Test a party leaves on unfollow or lost consent"
+        pool = Pool()
+        Party = pool.get('party.party')
+        Scenario = pool.get('party.crm.line.scenario')
+        Enrollment = pool.get('party.crm.line.scenario.enrollment')
+        self._scenario()
+        unfollowed, no_consent = self._message_setup(2)
+        enrollments = Scenario.enroll(
+            'follow', [unfollowed, no_consent], self.company_id)
+        Enrollment.leave([unfollowed])
+        Party.write([no_consent], {'marketing_consent': False})
+        self.assertEqual(Enrollment.send_due(enrollments), [])
+        self.assertEqual([e.state for e in enrollments], ['left', 'left'])
+
+    @with_transaction()
+    def test_scenario_cron_segment(self):
+        "Test the cron enrolls a segment and sends its first step"
+        pool = Pool()
+        Scenario = pool.get('party.crm.line.scenario')
+        Engagement = pool.get('party.crm.engagement')
+        Message = pool.get('party.crm.line.message')
+        self._scenario(trigger='segment', segment='at_risk')
+        at_risk, loyal = self._message_setup(2)
+        Engagement.create([{
+                    'company': self.company_id, 'party': at_risk.id,
+                    'segment': 'at_risk',
+                    }, {
+                    'company': self.company_id, 'party': loyal.id,
+                    'segment': 'loyal',
+                    }])
+        with Transaction().set_context(company=self.company_id):
+            Scenario.run()
+        message, = Message.search([
+                ('party', 'in', [at_risk.id, loyal.id])])
+        self.assertEqual(message.party, at_risk)
+        self.assertEqual(message.state, 'queued')
