@@ -1,0 +1,438 @@
+# This file is part of the shop modules.  The COPYRIGHT file at the top level
+# of this repository contains the full copyright notices and license terms.
+"""Demand forecast per product and warehouse.
+
+The history is the quantity of the realised sale lines of
+:meth:`reporting.Abstract._realised_lines` (goods shipped from the storage
+of a warehouse, returns negative) per month, read by one SQL query; the
+methods and their selection are the pure functions of
+:mod:`.forecast_methods`."""
+import datetime as dt
+from collections import defaultdict
+
+from dateutil.relativedelta import relativedelta
+
+from sql.aggregate import Sum
+from sql.functions import CurrentTimestamp, DateTrunc
+
+from trytond.model import ModelSQL, ModelView, fields
+from trytond.pool import Pool
+from trytond.pyson import Eval
+from trytond.tools import grouped_slice
+from trytond.transaction import Transaction
+from trytond.pyson import PYSONEncoder
+from trytond.wizard import (
+    Button, StateAction, StateTransition, StateView, Wizard)
+
+from . import forecast_methods
+
+METHODS = [
+    (None, ""),
+    ('moving_average', "Moving Average"),
+    ('exponential_smoothing', "Exponential Smoothing"),
+    ('holt_winters', "Holt-Winters"),
+    ('croston', "Croston (SBA)"),
+    ]
+PERIODS = [
+    ('month', "Month"),
+    ('week', "Week"),
+    ]
+SEASONS = {'month': 12, 'week': 52}
+
+
+def _to_date(value):
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value[:10])
+    elif isinstance(value, dt.datetime):
+        value = value.date()
+    return value
+
+
+def period_start(date, period):
+    "Return the first day of the period of the date"
+    if period == 'week':
+        return date - dt.timedelta(days=date.weekday())
+    return date.replace(day=1)
+
+
+def period_delta(period, n=1):
+    if period == 'week':
+        return dt.timedelta(weeks=n)
+    return relativedelta(months=n)
+
+
+class Forecast(ModelSQL, ModelView):
+    __string__ = "Demand Forecast"
+    __name__ = 'sale.insight.forecast'
+
+    company = fields.Many2One(
+        'company.company', "Company", required=True, readonly=True)
+    product = fields.Many2One(
+        'product.product', "Product", required=True, readonly=True,
+        context={
+            'company': Eval('company', -1),
+            },
+        depends={'company'})
+    warehouse = fields.Many2One(
+        'stock.location', "Warehouse", required=True, readonly=True,
+        domain=[('type', '=', 'warehouse')])
+    period = fields.Selection(PERIODS, "Period", required=True, readonly=True)
+    date = fields.Date(
+        "Date", required=True, readonly=True,
+        help="The first day of the period.")
+    actual = fields.Float(
+        "Actual", readonly=True,
+        help="The quantity sold in the period of the history "
+        "(returns deducted); empty for forecast periods.")
+    quantity = fields.Float(
+        "Forecast", readonly=True,
+        help="The forecast quantity of a future period.")
+    method = fields.Selection(
+        METHODS, "Method", readonly=True,
+        help="The method with the lowest backtest error.")
+    error = fields.Float(
+        "Error (MAE)", readonly=True,
+        help="The mean absolute error of the one-step forecasts "
+        "of the last periods of the history (rolling origin).")
+    smape = fields.Float(
+        "Error (sMAPE)", readonly=True,
+        help="The symmetric mean absolute percentage error of the same "
+        "backtest: the mean of 2 |actual - forecast| / "
+        "(|actual| + |forecast|).")
+    computed_at = fields.DateTime("Computed at", readonly=True)
+    unit = fields.Function(
+        fields.Many2One('product.uom', "Unit"), 'on_change_with_unit')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [
+            ('product', 'ASC'),
+            ('warehouse', 'ASC'),
+            ('date', 'ASC'),
+            ('id', 'ASC'),
+            ]
+
+    @fields.depends('product')
+    def on_change_with_unit(self, name=None):
+        return self.product.default_uom if self.product else None
+
+    def get_rec_name(self, name):
+        return '%s @ %s' % (
+            self.product.rec_name if self.product else '', self.date)
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        return [('product.rec_name', *clause[1:])]
+
+    @classmethod
+    def compute(cls, period='month', history=36, horizon=3, backtest=6,
+            warehouse=None, date=None):
+        """Compute the forecasts of the context company (the cron method).
+
+        The history is the ``history`` periods before the period of
+        ``date`` (today by default) and the forecasts the ``horizon``
+        periods from it.  The previous forecasts of the company, period
+        (and warehouse) are replaced."""
+        pool = Pool()
+        Date = pool.get('ir.date')
+        transaction = Transaction()
+        company = transaction.context.get('company')
+        if not company:
+            return
+        if date is None:
+            date = Date.today()
+        origin = period_start(date, period)
+        start = origin - period_delta(period, history)
+        if period == 'week':
+            # aligned on Monday
+            start = period_start(start, 'week')
+        dates = []
+        current = start
+        while current < origin:
+            dates.append(current)
+            current += period_delta(period)
+        series = cls._history(
+            company, start, origin - dt.timedelta(days=1), period, dates,
+            warehouse=warehouse)
+        season = SEASONS[period]
+        computed_at = dt.datetime.now()
+        rows = []
+        for (product, warehouse_id), values in series.items():
+            result = forecast_methods.select(
+                values, horizon=horizon, k=backtest, season=season)
+            common = {
+                'company': company,
+                'product': product,
+                'warehouse': warehouse_id,
+                'period': period,
+                'method': result['method'],
+                'error': result['mae'],
+                'smape': result['smape'],
+                'computed_at': computed_at,
+                }
+            for day, value in zip(dates, values):
+                rows.append(dict(common, date=day, actual=value,
+                        quantity=None))
+            for h, value in enumerate(result['forecasts']):
+                rows.append(dict(common,
+                        date=origin + period_delta(period, h),
+                        actual=None, quantity=round(value, 4)))
+        cls._replace(company, period, warehouse, rows)
+
+    @classmethod
+    def _history(cls, company, from_date, to_date, period, dates,
+            warehouse=None):
+        """Return the quantities per (product, warehouse) and period, zeros
+        included, read by one SQL query
+
+        The query aggregates the realised lines per product, warehouse and
+        month (per day for weeks, summed per week here)."""
+        pool = Pool()
+        Insight = pool.get('sale.insight.product')
+        Location = pool.get('stock.location')
+        cursor = Transaction().connection.cursor()
+
+        with Transaction().set_context(
+                company=company, from_date=from_date, to_date=to_date):
+            lines = Insight._realised_lines()
+        location = Location.__table__()
+        warehouse_t = Location.__table__()
+        if period == 'month':
+            day = DateTrunc('month', lines.date)
+        else:
+            day = lines.date
+        where = (location.type == 'storage')
+        if warehouse:
+            where &= warehouse_t.id == warehouse
+        located = (lines
+            .join(location, condition=lines.location == location.id)
+            .join(warehouse_t,
+                condition=(warehouse_t.type == 'warehouse')
+                & (location.left >= warehouse_t.left)
+                & (location.right <= warehouse_t.right))
+            .select(
+                lines.product.as_('product'),
+                warehouse_t.id.as_('warehouse'),
+                day.as_('date'),
+                lines.quantity.as_('quantity'),
+                where=where))
+        # Group by the columns of the sub-query: no parameter in GROUP BY
+        query = located.select(
+            located.product, located.warehouse, located.date,
+            Sum(located.quantity),
+            group_by=[located.product, located.warehouse, located.date])
+        cursor.execute(*query)
+        index = {d: i for i, d in enumerate(dates)}
+        series = defaultdict(lambda: [0.0] * len(dates))
+        for product, warehouse_id, date, quantity in cursor:
+            date = period_start(_to_date(date), period)
+            if date in index:
+                series[product, warehouse_id][index[date]] += quantity or 0
+        return series
+
+    @classmethod
+    def _replace(cls, company, period, warehouse, rows):
+        "Replace the forecasts by the rows with one INSERT per slice"
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        table = cls.__table__()
+        where = (table.company == company) & (table.period == period)
+        if warehouse:
+            where &= table.warehouse == warehouse
+        cursor.execute(*table.delete(where=where))
+        names = [
+            'company', 'product', 'warehouse', 'period', 'date', 'actual',
+            'quantity', 'method', 'error', 'smape', 'computed_at']
+        columns = [getattr(table, n) for n in names] + [
+            table.create_uid, table.create_date]
+        for sub_rows in grouped_slice(rows, 1000):
+            values = [
+                [r[n] for n in names] + [transaction.user, CurrentTimestamp()]
+                for r in sub_rows]
+            if values:
+                cursor.execute(*table.insert(columns, values))
+
+    @classmethod
+    def _latest(cls, company, period='month'):
+        "Return the forecast records of the future periods"
+        return cls.search([
+                ('company', '=', company),
+                ('period', '=', period),
+                ('quantity', '!=', None),
+                ])
+
+
+class ComputeStart(ModelView):
+    __string__ = "Compute Demand Forecasts"
+    __name__ = 'sale.insight.forecast.compute.start'
+
+    company = fields.Many2One('company.company', "Company", required=True)
+    warehouse = fields.Many2One(
+        'stock.location', "Warehouse",
+        domain=[('type', '=', 'warehouse')],
+        help="All warehouses when empty.")
+    period = fields.Selection(PERIODS, "Period", required=True)
+    history = fields.Integer(
+        "History", required=True, domain=[('history', '>', 1)],
+        help="The number of periods of history.")
+    horizon = fields.Integer(
+        "Horizon", required=True, domain=[('horizon', '>', 0)],
+        help="The number of periods to forecast.")
+    backtest = fields.Integer(
+        "Backtest Periods", required=True, domain=[('backtest', '>', 0)],
+        help="The number of last periods of the history on which the "
+        "methods are compared.")
+    date = fields.Date(
+        "Date", required=True,
+        help="The forecasts start at the period of this date; "
+        "the history ends before it.")
+
+    @classmethod
+    def default_company(cls):
+        return Transaction().context.get('company')
+
+    @classmethod
+    def default_period(cls):
+        return 'month'
+
+    @classmethod
+    def default_history(cls):
+        return 36
+
+    @classmethod
+    def default_horizon(cls):
+        return 3
+
+    @classmethod
+    def default_backtest(cls):
+        return 6
+
+    @classmethod
+    def default_date(cls):
+        return Pool().get('ir.date').today()
+
+
+class Compute(Wizard):
+    __name__ = 'sale.insight.forecast.compute'
+
+    start = StateView('sale.insight.forecast.compute.start',
+        'shop_sale_insight.forecast_compute_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Compute", 'compute', 'tryton-ok', default=True),
+            ])
+    compute = StateTransition()
+
+    def transition_compute(self):
+        pool = Pool()
+        Forecast = pool.get('sale.insight.forecast')
+        with Transaction().set_context(company=self.start.company.id):
+            Forecast.compute(
+                period=self.start.period, history=self.start.history,
+                horizon=self.start.horizon, backtest=self.start.backtest,
+                warehouse=(
+                    self.start.warehouse.id if self.start.warehouse
+                    else None),
+                date=self.start.date)
+        return 'end'
+
+
+class CreateStockStart(ModelView):
+    __string__ = "Create Stock Forecasts"
+    __name__ = 'sale.insight.forecast.create_stock.start'
+
+    company = fields.Many2One('company.company', "Company", required=True)
+    period = fields.Selection(PERIODS, "Period", required=True)
+    date = fields.Date(
+        "Date", required=True,
+        help="A day of the forecast period to create stock forecasts for.")
+    warehouse = fields.Many2One(
+        'stock.location', "Warehouse",
+        domain=[('type', '=', 'warehouse')],
+        help="All warehouses when empty.")
+    destination = fields.Many2One(
+        'stock.location', "Destination", required=True,
+        domain=[('type', '=', 'customer')])
+
+    @classmethod
+    def default_company(cls):
+        return Transaction().context.get('company')
+
+    @classmethod
+    def default_period(cls):
+        return 'month'
+
+    @classmethod
+    def default_date(cls):
+        pool = Pool()
+        Date = pool.get('ir.date')
+        return Date.today()
+
+    @classmethod
+    def default_destination(cls):
+        pool = Pool()
+        Location = pool.get('stock.location')
+        locations = Location.search([('type', '=', 'customer')], limit=2)
+        if len(locations) == 1:
+            return locations[0].id
+
+
+class CreateStock(Wizard):
+    "Create the stock forecasts of a period from the demand forecasts"
+    __name__ = 'sale.insight.forecast.create_stock'
+
+    start = StateView('sale.insight.forecast.create_stock.start',
+        'shop_sale_insight.forecast_create_stock_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Create", 'create_', 'tryton-ok', default=True),
+            ])
+    create_ = StateAction('stock_forecast.act_forecast_form')
+
+    def do_create_(self, action):
+        forecasts = self.create_stock_forecasts()
+        action['domain'] = PYSONEncoder().encode(
+            [('id', 'in', [f.id for f in forecasts])])
+        return action, {}
+
+    def create_stock_forecasts(self):
+        """Create one draft stock forecast per warehouse over the period
+        with a line per product of positive forecast quantity (rounded up
+        to the unit)"""
+        pool = Pool()
+        Forecast = pool.get('sale.insight.forecast')
+        StockForecast = pool.get('stock.forecast')
+        Line = pool.get('stock.forecast.line')
+        start = self.start
+        from_date = period_start(start.date, start.period)
+        to_date = (
+            from_date + period_delta(start.period) - dt.timedelta(days=1))
+        domain = [
+            ('company', '=', start.company.id),
+            ('period', '=', start.period),
+            ('date', '=', from_date),
+            ('quantity', '>', 0),
+            ]
+        if start.warehouse:
+            domain.append(('warehouse', '=', start.warehouse.id))
+        lines = defaultdict(list)
+        for record in Forecast.search(domain):
+            unit = record.product.default_uom
+            quantity = unit.ceil(record.quantity)
+            if quantity <= 0:
+                continue
+            lines[record.warehouse].append(Line(
+                    product=record.product,
+                    unit=unit,
+                    quantity=quantity,
+                    minimal_quantity=min(1, quantity)))
+        forecasts = []
+        for warehouse, warehouse_lines in lines.items():
+            forecasts.append(StockForecast(
+                    company=start.company,
+                    warehouse=warehouse,
+                    destination=start.destination,
+                    from_date=from_date,
+                    to_date=to_date,
+                    lines=warehouse_lines))
+        StockForecast.save(forecasts)
+        return forecasts
