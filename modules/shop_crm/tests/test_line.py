@@ -703,6 +703,54 @@ class LineTestCase(RouteTestCase):
         self.assertEqual(len(Message.search([('party', '=', party.id)])), 2)
 
     @with_transaction()
+    def test_scenario_sale_triggers(self):
+        "Test the first sale and the sale in a category enroll the buyer"
+        pool = Pool()
+        Category = pool.get('product.category')
+        Template = pool.get('product.template')
+        Uom = pool.get('product.uom')
+        Sale = pool.get('sale.sale')
+        Enrollment = pool.get('party.crm.line.scenario.enrollment')
+        tea, cups = Category.create([{'name': "Tea"}, {'name': "Cups"}])
+        unit, = Uom.search([('name', '=', 'Unit')])
+        template, = Template.create([{
+                    'name': "Tasting", 'type': 'service', 'salable': True,
+                    'default_uom': unit.id, 'sale_uom': unit.id,
+                    'categories': [('add', [tea.id])],
+                    'products': [('create', [{}])]}])
+        product, = template.products
+        first = self._scenario('first_sale')
+        tea_scenario = self._scenario('category_sale', category=tea.id)
+        cups_scenario = self._scenario('category_sale', category=cups.id)
+        party, = self._message_setup()
+        party.addresses = [{}]
+        party.save()
+
+        def confirm():
+            sale = Sale(
+                company=self.company_id, party=party,
+                invoice_address=party.addresses[0],
+                invoice_method='manual', shipment_method='manual',
+                lines=[{'product': product.id, 'quantity': 1,
+                        'unit': unit.id, 'unit_price': 1000}])
+            sale.save()
+            Sale.quote([sale])
+            Sale.confirm([sale])
+
+        with Transaction().set_context(company=self.company_id):
+            confirm()
+            self.assertEqual(
+                {e.scenario for e in Enrollment.search(
+                        [('party', '=', party.id)])},
+                {first, tea_scenario})
+            self.assertNotIn(cups_scenario, {e.scenario for e in
+                    Enrollment.search([('party', '=', party.id)])})
+            confirm()
+            # A second sale is no first sale; the category enrollment exists
+            self.assertEqual(
+                Enrollment.search([('party', '=', party.id)], count=True), 2)
+
+    @with_transaction()
     def test_scenario_leave(self):
         "Test a party leaves on unfollow or lost consent"
         pool = Pool()
