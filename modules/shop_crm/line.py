@@ -727,7 +727,9 @@ class Push(Wizard):
             return list(self.records)
         parties = []
         for record in self.records:
-            party = getattr(record, 'party', None)
+            # CRM lists name the customer party, sales lists customer
+            party = getattr(record, 'party', None) or getattr(
+                record, 'customer', None)
             if isinstance(party, Party) and party not in parties:
                 parties.append(party)
         return parties
