@@ -26,69 +26,24 @@ activated) on the first run and the generated data replaced on each run.
 import argparse
 import datetime as dt
 import os
-import subprocess
-import sys
-import tempfile
-import time
-from decimal import Decimal
+
+from shop_bench import (
+    add_database_arguments, bench_company, ensure_database, timed)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--customers', type=int, default=10000)
     parser.add_argument('--lines', type=int, default=100000)
-    parser.add_argument(
-        '--uri', default='postgresql://postgres@127.0.0.1:5432/')
-    parser.add_argument('--database', default='bench_shop')
+    add_database_arguments(parser, 'bench_shop')
     parser.add_argument('--repeat', type=int, default=3)
     return parser.parse_args()
 
 
-def ensure_database(args):
-    import psycopg
-    with psycopg.connect(args.uri + 'postgres', autocommit=True) as conn:
-        exists = conn.execute(
-            'SELECT 1 FROM pg_database WHERE datname = %s',
-            (args.database,)).fetchone()
-        if exists:
-            return
-        conn.execute('CREATE DATABASE "%s"' % args.database)
-    admin = os.path.join(os.path.dirname(sys.executable), 'trytond-admin')
-    with tempfile.NamedTemporaryFile('w', suffix='.pass') as password:
-        password.write('admin\n')
-        password.flush()
-        env = dict(os.environ, TRYTOND_DATABASE__URI=args.uri,
-            TRYTONPASSFILE=password.name)
-        print("activating the modules in %s…" % args.database, flush=True)
-        subprocess.run([admin, '-d', args.database, '-u', 'shop_sale_insight',
-                '--activate-dependencies', '--email', 'admin@example.com'],
-            env=env, check=True, stdout=subprocess.DEVNULL)
-
-
-def company_setup(pool):
-    "Return the bench company (JPY) and a service product, created once"
-    Company = pool.get('company.company')
-    Currency = pool.get('currency.currency')
-    Party = pool.get('party.party')
+def service_product(pool):
+    "Return the bench service product, created once"
     Template = pool.get('product.template')
     Uom = pool.get('product.uom')
-    User = pool.get('res.user')
-    companies = Company.search([('party.name', '=', "Bench Shop")])
-    if companies:
-        company, = companies
-    else:
-        jpy, = Currency.create([{
-                    'name': "Japanese Yen", 'code': 'JPY', 'symbol': "¥",
-                    'digits': 0, 'rounding': Decimal(1),
-                    'rates': [('create', [{
-                                    'date': dt.date(2000, 1, 1),
-                                    'rate': Decimal(1)}])],
-                    }])
-        party, = Party.create([{'name': "Bench Shop"}])
-        company, = Company.create([{'party': party.id, 'currency': jpy.id}])
-        User.write([User(0), User(1)], {
-                'companies': [('add', [company.id])],
-                'company': company.id})
     unit, = Uom.search([('name', '=', 'Unit')])
     templates = Template.search([('name', '=', "Bench Service")])
     if not templates:
@@ -98,7 +53,7 @@ def company_setup(pool):
                     'sale_uom': unit.id,
                     'products': [('create', [{}])]}])
     product, = templates[0].products
-    return company, product
+    return product
 
 
 def generate(pool, company, product, customers, lines):
@@ -144,17 +99,6 @@ def generate(pool, company, product, customers, lines):
     cursor.execute("ANALYZE")
 
 
-def timed(function, repeat):
-    "Return the best time of repeat calls"
-    best = None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        elapsed = time.perf_counter() - start
-        best = elapsed if best is None else min(best, elapsed)
-    return best
-
-
 def main():
     args = parse_args()
     os.environ['TRYTOND_DATABASE__URI'] = args.uri
@@ -166,7 +110,8 @@ def main():
     pool = Pool(args.database)
     pool.init()
     with Transaction().start(args.database, 0) as transaction:
-        company, product = company_setup(pool)
+        company = bench_company(pool)
+        product = service_product(pool)
         generate(pool, company, product, args.customers, args.lines)
         transaction.commit()
         context = {

@@ -28,71 +28,27 @@ generated data replaced on each run.
 import argparse
 import datetime as dt
 import os
-import subprocess
-import sys
-import tempfile
-import time
-from decimal import Decimal
+
+from shop_bench import (
+    add_database_arguments, bench_company, ensure_database, timed)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--products', type=int, default=2000)
     parser.add_argument('--months', type=int, default=36)
-    parser.add_argument(
-        '--uri', default='postgresql://postgres@127.0.0.1:5432/')
-    parser.add_argument('--database', default='bench_forecast')
+    add_database_arguments(parser, 'bench_forecast')
     parser.add_argument('--repeat', type=int, default=1)
     return parser.parse_args()
 
 
-def ensure_database(args):
-    import psycopg
-    with psycopg.connect(args.uri + 'postgres', autocommit=True) as conn:
-        exists = conn.execute(
-            'SELECT 1 FROM pg_database WHERE datname = %s',
-            (args.database,)).fetchone()
-        if exists:
-            return
-        conn.execute('CREATE DATABASE "%s"' % args.database)
-    admin = os.path.join(os.path.dirname(sys.executable), 'trytond-admin')
-    with tempfile.NamedTemporaryFile('w', suffix='.pass') as password:
-        password.write('admin\n')
-        password.flush()
-        env = dict(os.environ, TRYTOND_DATABASE__URI=args.uri,
-            TRYTONPASSFILE=password.name)
-        print("activating the modules in %s…" % args.database, flush=True)
-        subprocess.run([admin, '-d', args.database, '-u', 'shop_sale_insight',
-                '--activate-dependencies', '--email', 'admin@example.com'],
-            env=env, check=True, stdout=subprocess.DEVNULL)
-
-
-def company_setup(pool):
-    "Return the bench company (JPY) and its customer, created once"
-    Company = pool.get('company.company')
-    Currency = pool.get('currency.currency')
+def bench_customer(pool):
+    "Return the customer of the bench sales, created once"
     Party = pool.get('party.party')
-    User = pool.get('res.user')
-    companies = Company.search([('party.name', '=', "Bench Shop")])
-    if companies:
-        company, = companies
-    else:
-        jpy, = Currency.create([{
-                    'name': "Japanese Yen", 'code': 'JPY', 'symbol': "¥",
-                    'digits': 0, 'rounding': Decimal(1),
-                    'rates': [('create', [{
-                                    'date': dt.date(2000, 1, 1),
-                                    'rate': Decimal(1)}])],
-                    }])
-        party, = Party.create([{'name': "Bench Shop"}])
-        company, = Company.create([{'party': party.id, 'currency': jpy.id}])
-        User.write([User(0), User(1)], {
-                'companies': [('add', [company.id])],
-                'company': company.id})
     customers = Party.search([('name', '=', "Bench Customer")])
     if not customers:
         customers = Party.create([{'name': "Bench Customer"}])
-    return company, customers[0]
+    return customers[0]
 
 
 # The quantity of product n in month m (0 based): steady, trending,
@@ -189,17 +145,6 @@ def generate(pool, company, customer, products, months, origin):
     return lines
 
 
-def timed(function, repeat):
-    "Return the best time of repeat calls"
-    best = None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        elapsed = time.perf_counter() - start
-        best = elapsed if best is None else min(best, elapsed)
-    return best
-
-
 def main():
     args = parse_args()
     os.environ['TRYTOND_DATABASE__URI'] = args.uri
@@ -213,7 +158,8 @@ def main():
     pool.init()
     origin = dt.date(2027, 1, 1)
     with Transaction().start(args.database, 0) as transaction:
-        company, customer = company_setup(pool)
+        company = bench_company(pool)
+        customer = bench_customer(pool)
         lines = generate(
             pool, company, customer, args.products, args.months, origin)
         transaction.commit()
