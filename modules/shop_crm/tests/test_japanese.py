@@ -1,6 +1,5 @@
 # This file is part of the shop modules.  The COPYRIGHT file at the top level
 # of this repository contains the full copyright notices and license terms.
-import os
 import re
 import unittest
 
@@ -120,11 +119,19 @@ class JapaneseTestCase(unittest.TestCase):
     def tearDownClass(cls):
         drop_db()
 
+    def language(self, code):
+        Lang = Pool().get('ir.lang')
+        lang, = Lang.search([('code', '=', code)])
+        return lang
+
+    def load_japanese(self):
+        Lang = Pool().get('ir.lang')
+        Lang.load_translations([self.language('ja')])
+
     @with_transaction()
     def test_load_japanese(self):
         "Test loading Japanese puts the core catalogues in ir.translation"
         pool = Pool()
-        Lang = pool.get('ir.lang')
         Module = pool.get('ir.module')
         Translation = pool.get('ir.translation')
         TranslationSet = pool.get('ir.translation.set', type='wizard')
@@ -133,8 +140,7 @@ class JapaneseTestCase(unittest.TestCase):
         translation_set = TranslationSet(session_id)
         translation_set.set_report()
         translation_set.set_view()
-        ja, = Lang.search([('code', '=', 'ja')])
-        Lang.load_translations([ja])
+        self.load_japanese()
 
         activated = {m.name for m in Module.search(
                     [('state', '=', 'activated')])}
@@ -167,13 +173,11 @@ class JapaneseTestCase(unittest.TestCase):
     def test_load_japanese_twice(self):
         "Test loading Japanese again keeps one row per string"
         pool = Pool()
-        Lang = pool.get('ir.lang')
         Translation = pool.get('ir.translation')
-        ja, = Lang.search([('code', '=', 'ja')])
-        Lang.load_translations([ja])
+        self.load_japanese()
         count = Translation.search_count([
                 ('lang', '=', 'ja'), ('module', '=', 'party')])
-        Lang.load_translations([ja])
+        self.load_japanese()
         self.assertEqual(Translation.search_count([
                     ('lang', '=', 'ja'), ('module', '=', 'party')]), count)
         catalogue = polib.pofile(core_catalogues('ja')['party'])
@@ -183,9 +187,7 @@ class JapaneseTestCase(unittest.TestCase):
     def test_japanese_label(self):
         "Test a core label reads in Japanese once Japanese is loaded"
         pool = Pool()
-        Lang = pool.get('ir.lang')
-        ja, = Lang.search([('code', '=', 'ja')])
-        Lang.load_translations([ja])
+        self.load_japanese()
         with Transaction().set_context(language='ja'):
             Party = pool.get('party.party')
             fields = Party.fields_get(['name', 'addresses', 'name_kana'])
@@ -290,9 +292,7 @@ class JapaneseTestCase(unittest.TestCase):
         "Test {name} renders with 様 for a Japanese party"
         pool = Pool()
         Party = pool.get('party.party')
-        Lang = pool.get('ir.lang')
-        ja, = Lang.search([('code', '=', 'ja')])
-        en, = Lang.search([('code', '=', 'en')])
+        ja, en = self.language('ja'), self.language('en')
         japanese, english, unknown = Party.create([
                 {'name': "佐藤 美咲", 'name_kana': "さとう みさき",
                     'lang': ja.id},
