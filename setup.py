@@ -15,6 +15,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MODULES = ['shop_crm', 'shop_sale_insight']
 PACKAGE_DATA = [
     'tryton.cfg', '*.xml', 'view/*.xml', 'locale/*.po', '*.fodt',
+    'locale/core/*/*.po',
     'report/*.fodt', 'icons/*.svg', 'doc/*.rst', 'tests/*.rst',
     'tests/*.json']
 

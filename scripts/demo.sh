@@ -71,12 +71,12 @@ install_python() {
     fi
     if modules_linked; then
         step "Modules are linked into $VENV: installing proteus only"
-        pip_install 'proteus>=8.0,<8.1'
+        pip_install 'proteus>=8.0,<8.1' pycountry
         return
     fi
     step "Installing the modules into $VENV (pip install .)"
     rm -rf build  # a stale build/ would put deleted files back
-    pip_install . 'proteus>=8.0,<8.1'
+    pip_install . 'proteus>=8.0,<8.1' pycountry
     pip_install --force-reinstall --no-deps .  # pick up changed sources
     rm -rf build
 }
@@ -108,6 +108,12 @@ install_sao() {
     rm -rf "$tmp"
 }
 
+# The Japanese catalogue of the web client (locale/sao/ja.po) into sao/.
+install_sao_locale() {
+    [ -f sao/index.html ] || return 0
+    "$VENV/bin/python" scripts/install_sao_locale.py sao
+}
+
 # Create the database; on failure remove it so the next run starts again.
 create_database() {
     local passfile
@@ -120,7 +126,9 @@ create_database() {
     step "Activating ${MODULES[*]} and their dependencies"
     if TRYTONPASSFILE=$passfile "$VENV/bin/trytond-admin" -c "$CONFIG" \
             -d "$DB_NAME" -u "${MODULES[@]}" --activate-dependencies \
-            --email admin@example.com \
+            --email admin@example.com -l ja \
+        && step "Importing countries and subdivisions (in Japanese too)" \
+        && "$VENV/bin/trytond_import_countries" -c "$CONFIG" -d "$DB_NAME" \
         && step "Creating the demo data (scripts/demo_data.py)" \
         && "$VENV/bin/python" scripts/demo_data.py -d "$DB_NAME" -c "$CONFIG"
     then
@@ -165,6 +173,7 @@ EOF
 main() {
     install_python
     install_sao
+    install_sao_locale
     if [ -f "$DB_FILE" ] && ! $RESET; then
         update_database
     else

@@ -73,6 +73,17 @@ CUSTOMERS = [
         'makoto.watanabe@example.com', None),
     ]
 
+# フリガナ as staff type it: hiragana or half-width katakana; the party
+# stores full-width katakana.
+NAME_KANA = {
+    "佐藤 美咲": "さとう みさき",
+    "鈴木 健太": "ｽｽﾞｷ ｹﾝﾀ",
+    "高橋 陽子": "たかはし ようこ",
+    "田中 翔": "タナカ ショウ",
+    "伊藤 さくら": "いとう さくら",
+    "渡辺 誠": "ﾜﾀﾅﾍﾞ ﾏｺﾄ",
+    }
+
 PREFERENCES = [
     # customer, category, kind, note
     ("佐藤 美咲", "お茶", 'like', "抹茶ラテ用に抹茶をよく買う"),
@@ -297,6 +308,7 @@ def create_customers(channels):
         party = Party(
             name=name, birthday=birthday, marketing_consent=consent,
             acquisition_channel=channels[channel])
+        party.name_kana = NAME_KANA.get(name)
         party.contact_mechanisms.new(type='email', value=email)
         if line:
             party.contact_mechanisms.new(type='line', value=line)

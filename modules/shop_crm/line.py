@@ -24,6 +24,7 @@ from trytond.url import http_host
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from .engagement import SEGMENTS
+from .placeholder import party_placeholders
 
 logger = logging.getLogger(__name__)
 
@@ -932,7 +933,7 @@ class LineScenarioStep(ModelSQL, ModelView):
         pool = Pool()
         SaleLine = pool.get('sale.line')
         Preference = pool.get('party.crm.preference')
-        values = _SafeFormat(name=party.rec_name)
+        values = _SafeFormat(party_placeholders(party))
         lines = SaleLine.search([
                 ('sale.party', '=', party.id),
                 ('sale.state', 'in', ['confirmed', 'processing', 'done']),
