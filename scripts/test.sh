@@ -3,9 +3,11 @@
 # shop_sale_insight, then the cross-module scenarios of tests/, first on
 # SQLite and then on PostgreSQL.
 #
-# Usage: scripts/test.sh [sqlite|postgresql]... [-k PATTERN]...
+# Usage: scripts/test.sh [sqlite|browser|postgresql]... [-k PATTERN]...
 #
 #   sqlite, postgresql  run only on these databases (default: both)
+#   browser             run only the browser suite (tests/browser/run.sh,
+#                       by default after the SQLite suites)
 #   -k PATTERN          passed to unittest: only run the tests (and
 #                       scenarios) matching PATTERN; the check that every
 #                       scenario ran is then turned off
@@ -44,9 +46,11 @@ usage() {
 # --- command line ------------------------------------------------------------
 DATABASES=()
 PATTERNS=()
+BROWSER_ASKED=false
 while [ $# -gt 0 ]; do
     case $1 in
         sqlite|postgresql) DATABASES+=("$1") ;;
+        browser) DATABASES+=("$1"); BROWSER_ASKED=true ;;
         -k) [ $# -ge 2 ] || { echo "-k needs a pattern" >&2; exit 2; }
             PATTERNS+=(-k "$2"); shift ;;
         -k*) PATTERNS+=(-k "${1#-k}") ;;
@@ -55,7 +59,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ ${#DATABASES[@]} -gt 0 ] || DATABASES=(sqlite postgresql)
+[ ${#DATABASES[@]} -gt 0 ] || DATABASES=(sqlite browser postgresql)
 
 # Asserts must stay on in tests; a configuration file would override the
 # database settings given below.
@@ -302,6 +306,37 @@ run_postgresql() {
         run_database postgresql
     pg_label_templates "$fp" || true
     pg_drop_database "$db_name" || true
+}
+
+# --- browser suite (tests/browser/run.sh) ----------------------------------------
+# The web client in headless chromium against a copy of the demo database.
+# Skipped without npm or chromium (a failure when CI=true) and when -k
+# filters the tests, unless "browser" is asked for.
+run_browser() {
+    local log=$LOGDIR/browser.log start=$SECONDS rc last passed failed note=""
+    if [ ${#PATTERNS[@]} -gt 0 ] && ! $BROWSER_ASKED; then
+        add_row browser suite 0 0 0 0 0 0 0 "SKIPPED: filtered by -k"
+        return
+    fi
+    echo
+    echo "=== [browser] tests/browser/run.sh"
+    VENV=$VENV "$REPO/tests/browser/run.sh" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+    passed=${last%% passed*}
+    failed=${last#*, }
+    failed=${failed%% failed}
+    passed=${passed:-0}
+    failed=${failed:-0}
+    if [ "$rc" -eq 77 ]; then
+        note="SKIPPED: $(sed -n 's/^Browser suite SKIPPED: //p' "$log" | tail -1)"
+        if [ "${CI:-}" = true ]; then
+            failed=$((failed + 1)); note="$note (required in CI)"
+        fi
+    elif [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+        failed=1; note="exit code $rc"
+    fi
+    add_row browser suite 0 0 0 "$passed" "$failed" 0 $((SECONDS - start)) "$note"
 }
 
 # --- report --------------------------------------------------------------------

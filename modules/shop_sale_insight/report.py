@@ -1,15 +1,33 @@
 # This file is part of the shop modules.  The COPYRIGHT file at the top level
 # of this repository contains the full copyright notices and license terms.
+import shlex
+import shutil
 from decimal import Decimal
 
+from trytond.config import config
 from trytond.pool import Pool
 from trytond.report import Report
 from trytond.transaction import Transaction
 
 
+def converter_available():
+    "Tell whether the program of the report convert command is installed"
+    command = config.get('report', 'convert_command', default='soffice')
+    return bool(shutil.which(shlex.split(command)[0]))
+
+
 class CustomerProfitability(Report):
     "Customer Profitability"
     __name__ = 'sale.insight.customer.report'
+
+    @classmethod
+    def convert(cls, report, data, **kwargs):
+        """Convert to PDF with Tryton's converter (LibreOffice's soffice by
+        default) when it is installed; otherwise keep the ODT without
+        trying it, so a server without LibreOffice logs no error."""
+        if not converter_available():
+            return report.template_extension, data
+        return super().convert(report, data, **kwargs)
 
     @classmethod
     def get_context(cls, records, header, data):

@@ -2,12 +2,15 @@
 # of this repository contains the full copyright notices and license terms.
 import datetime as dt
 import io
+import unittest
 import zipfile
 from decimal import Decimal
+from unittest.mock import patch
 
 from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
 from trytond.modules.currency.tests import add_currency_rate, create_currency
+from trytond.modules.shop_sale_insight import report as report_module
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction
@@ -161,9 +164,8 @@ class ShopSaleInsightTestCase(CompanyTestMixin, ModuleTestCase):
         self.assertEqual(Decimal(str(revenue)), Decimal(900))
         self.assertEqual(Decimal(str(cost)), Decimal(300))
 
-    @with_transaction()
-    def test_customer_profitability_report(self):
-        "Test the customer profitability report renders"
+    def _execute_customer_profitability(self):
+        "Print the report of a service sale, return it and the sale"
         pool = Pool()
         Customer = pool.get('sale.insight.customer')
         Report = pool.get('sale.insight.customer.report', type='report')
@@ -176,8 +178,15 @@ class ShopSaleInsightTestCase(CompanyTestMixin, ModuleTestCase):
                     to_date=dt.date(2025, 12, 31),
                     period='month'):
                 customers = Customer.search([])
-                oext, content, _, name = Report.execute(
-                    [c.id for c in customers], {})
+                return Report.execute([c.id for c in customers], {}), sale
+
+    @with_transaction()
+    def test_customer_profitability_report(self):
+        "Test the customer profitability report renders (as ODT)"
+        with patch.object(report_module, 'converter_available',
+                return_value=False):
+            (oext, content, _, name), sale = (
+                self._execute_customer_profitability())
 
         self.assertEqual(oext, 'odt')
         self.assertEqual(name, 'Customer Profitability-Alice')
@@ -189,6 +198,16 @@ class ShopSaleInsightTestCase(CompanyTestMixin, ModuleTestCase):
         self.assertIn("66.67 %", content)
         self.assertIn("200.00 %", content)
         self.assertNotIn("&lt;for", content)
+
+    @unittest.skipUnless(
+        report_module.converter_available(), "LibreOffice is not installed")
+    @with_transaction()
+    def test_customer_profitability_report_pdf(self):
+        "Test the customer profitability report comes out as PDF"
+        (oext, content, _, name), _ = self._execute_customer_profitability()
+        self.assertEqual(oext, 'pdf')
+        self.assertEqual(content[:5], b'%PDF-')
+        self.assertEqual(name, 'Customer Profitability-Alice')
 
 
 del ModuleTestCase
