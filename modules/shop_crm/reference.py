@@ -4,6 +4,7 @@
 
 SQLite does not enforce foreign keys, so a record could name a party that
 does not exist; this check refuses it on every database."""
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model.exceptions import ValidationError
 from trytond.tools import grouped_slice
@@ -22,7 +23,7 @@ def check_references(records, field_names, names):
         table = Model._fields[name].get_target().__table__()
         ids = {getattr(r, name).id for r in records if getattr(r, name)}
         found = set()
-        for sub_ids in grouped_slice(list(ids)):
+        for sub_ids in grouped_slice(list(ids), backend.MAX_QUERY_PARAMS):
             cursor.execute(*table.select(
                     table.id, where=table.id.in_(list(sub_ids))))
             found.update(i for i, in cursor)
