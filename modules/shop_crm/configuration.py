@@ -7,6 +7,9 @@ from trytond.modules.company.model import (
     CompanyMultiValueMixin, CompanyValueMixin)
 from trytond.pool import Pool
 from trytond.pyson import Eval, Id
+from trytond.transaction import Transaction
+
+from .company import check_company
 
 inquiry_sequence = fields.Many2One(
     'ir.sequence', "Inquiry Sequence", required=True,
@@ -151,6 +154,7 @@ class Configuration(
     def recompute_engagement(cls, configurations):
         pool = Pool()
         Engagement = pool.get('party.crm.engagement')
+        check_company(Transaction().context.get('company'))
         Engagement.compute()
 
     @classmethod

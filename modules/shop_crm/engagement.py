@@ -11,11 +11,15 @@ from sql.functions import (
     Function, Lag, Power, Rank, Round, RowNumber)
 
 from trytond import backend, config
+from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
+from trytond.model.exceptions import ValidationError
 from trytond.modules.currency.fields import Monetary
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
+
+from .company import check_company, context_company
 
 SEGMENTS = [
     (None, ''),
@@ -167,6 +171,10 @@ class Engagement(ModelSQL, ModelView):
     @classmethod
     def compute(cls):
         "Compute the rows of the context company (cron method)"
+        company = Transaction().context.get('company')
+        if company is None:
+            return
+        check_company(company)
         if config.getboolean('queue', 'worker', default=False):
             cls.__queue__.compute_company([])
         else:
@@ -411,12 +419,16 @@ class Engagement(ModelSQL, ModelView):
                 group_by=[inquiry.party]))
 
 
+MAX_REPURCHASE_DAYS = 3660
+
+
 class RepurchaseDueContext(ModelView):
     __string__ = "Repurchase Due Context"
     __name__ = 'party.crm.repurchase_due.context'
     company = fields.Many2One('company.company', "Company", required=True)
     days = fields.Integer(
-        "Days", required=True, domain=[('days', '>=', 0)],
+        "Days", required=True,
+        domain=[('days', '>', 0), ('days', '<=', MAX_REPURCHASE_DAYS)],
         help="List the customers expected to buy within this many days.")
 
     @classmethod
@@ -465,9 +477,22 @@ class RepurchaseDue(ModelSQL, ModelView):
         cls._order = [('expected_next_sale', 'ASC'), ('id', 'ASC')]
 
     @classmethod
+    def check_context(cls):
+        "Refuse context days that are not a whole number in range"
+        days = Transaction().context.get('days')
+        if days is None:
+            return
+        if (isinstance(days, bool) or not isinstance(days, int)
+                or not 0 < days <= MAX_REPURCHASE_DAYS):
+            raise ValidationError(gettext(
+                    'shop_crm.msg_repurchase_due_days',
+                    days=days, max=MAX_REPURCHASE_DAYS))
+
+    @classmethod
     def table_query(cls):
         pool = Pool()
         Engagement = pool.get('party.crm.engagement')
+        cls.check_context()
         engagement = Engagement.__table__()
         context = Transaction().context
         today = Engagement._today()
@@ -480,7 +505,7 @@ class RepurchaseDue(ModelSQL, ModelView):
             engagement.usual_interval, engagement.segment,
             engagement.engagement_score, engagement.lifetime_value,
             engagement.profit,
-            where=(engagement.company == context.get('company', -1))
+            where=(engagement.company == (context_company() or -1))
             & (engagement.expected_next_sale >= today)
             & (engagement.expected_next_sale <= until))
 

@@ -3,11 +3,14 @@
 import datetime as dt
 
 from trytond.i18n import gettext
-from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
-from trytond.model.exceptions import AccessError
+from trytond.model import (
+    Index, ModelSQL, ModelView, Unique, Workflow, fields)
+from trytond.model.exceptions import AccessError, ValidationError
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
+
+from .reference import check_references
 
 _CHANNEL_INTERACTION_TYPES = {
     'line': 'line',
@@ -91,10 +94,18 @@ class Inquiry(Workflow, ModelSQL, ModelView):
 
     del _states
 
+    # Set only by the workflow
+    _workflow_fields = {
+        'number', 'state', 'opened_date', 'answered_date', 'closed_date'}
+
     @classmethod
     def __setup__(cls):
         super().__setup__()
         t = cls.__table__()
+        cls._sql_constraints += [
+            ('company_number_unique', Unique(t, t.company, t.number),
+                'shop_crm.msg_inquiry_number_unique'),
+            ]
         cls._sql_indexes.update({
                 Index(t, (t.party, Index.Equality())),
                 Index(t,
@@ -169,7 +180,9 @@ class Inquiry(Workflow, ModelSQL, ModelView):
         pool = Pool()
         Configuration = pool.get('party.crm.configuration')
         values = super().preprocess_values(mode, values)
-        if mode == 'create' and not values.get('number'):
+        if mode == 'create':
+            # The number comes from the sequence only
+            values.pop('number', None)
             company_id = values.get(
                 'company', cls.default_company())
             if company_id is not None:
@@ -184,6 +197,18 @@ class Inquiry(Workflow, ModelSQL, ModelView):
     def check_modification(cls, mode, inquiries, values=None, external=False):
         super().check_modification(
             mode, inquiries, values=values, external=external)
+        if external and mode == 'create':
+            for inquiry in inquiries:
+                if (inquiry.state != 'draft' or inquiry.opened_date
+                        or inquiry.answered_date or inquiry.closed_date):
+                    raise AccessError(gettext(
+                            'shop_crm.msg_inquiry_workflow_fields',
+                            inquiry=inquiry.rec_name))
+        elif external and mode == 'write':
+            if cls._workflow_fields & set(values):
+                raise AccessError(gettext(
+                        'shop_crm.msg_inquiry_workflow_fields',
+                        inquiry=', '.join(i.rec_name for i in inquiries)))
         if mode == 'delete':
             for inquiry in inquiries:
                 if inquiry.state not in {'draft', 'cancelled'}:
@@ -192,11 +217,35 @@ class Inquiry(Workflow, ModelSQL, ModelView):
                             inquiry=inquiry.rec_name))
 
     @classmethod
+    def validate_fields(cls, inquiries, field_names):
+        super().validate_fields(inquiries, field_names)
+        check_references(
+            inquiries, field_names,
+            ['company', 'party', 'contact', 'sale', 'product', 'employee'])
+        cls.check_dates(inquiries, field_names)
+
+    @classmethod
+    def check_dates(cls, inquiries, field_names=None):
+        "Refuse an answer or a closing before the opening"
+        if field_names and not (field_names & {
+                    'opened_date', 'answered_date', 'closed_date'}):
+            return
+        for inquiry in inquiries:
+            if not inquiry.opened_date:
+                continue
+            for date in [inquiry.answered_date, inquiry.closed_date]:
+                if date and date < inquiry.opened_date:
+                    raise ValidationError(gettext(
+                            'shop_crm.msg_inquiry_date_before_opened',
+                            inquiry=inquiry.rec_name))
+
+    @classmethod
     def copy(cls, inquiries, default=None):
         default = default.copy() if default is not None else {}
         for name in ['number', 'opened_date', 'answered_date',
                 'closed_date']:
             default.setdefault(name, None)
+        default.setdefault('state', 'draft')
         return super().copy(inquiries, default=default)
 
     @classmethod

@@ -4,9 +4,12 @@ import datetime as dt
 
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, fields
+from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
+
+from .reference import check_references
 
 
 class Interaction(ModelSQL, ModelView):
@@ -89,6 +92,31 @@ class Interaction(ModelSQL, ModelView):
 
     def get_rec_name(self, name):
         return self.subject or self.party.rec_name
+
+    @classmethod
+    def validate_fields(cls, interactions, field_names):
+        super().validate_fields(interactions, field_names)
+        check_references(
+            interactions, field_names, ['company', 'party', 'employee'])
+        cls.check_origin(interactions, field_names)
+
+    @classmethod
+    def check_origin(cls, interactions, field_names=None):
+        "Refuse an origin that does not exist or is of another company"
+        if field_names and not (field_names & {'origin', 'company'}):
+            return
+        for interaction in interactions:
+            origin = interaction.origin
+            if not origin or origin.id is None or origin.id < 0:
+                continue
+            Origin = origin.__class__
+            if (not Origin.search([('id', '=', origin.id)], limit=1)
+                    or getattr(origin, 'company', interaction.company)
+                    != interaction.company):
+                raise ValidationError(gettext(
+                        'shop_crm.msg_interaction_origin_company',
+                        interaction=interaction.rec_name,
+                        origin=str(origin)))
 
     @classmethod
     def log_sales(cls, sales):

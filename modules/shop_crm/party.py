@@ -1,5 +1,9 @@
 # This file is part of the shop modules.  The COPYRIGHT file at the top level
 # of this repository contains the full copyright notices and license terms.
+import datetime as dt
+import json
+from decimal import Decimal
+
 from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import DictSchemaMixin, ModelSQL, ModelView, fields
@@ -10,6 +14,7 @@ from trytond.pyson import Eval
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
+from .company import context_company
 from .engagement import SEGMENTS
 from .rating import get_average_rating, search_average_rating
 
@@ -24,6 +29,50 @@ _ENGAGEMENT_COLUMNS = {
 class Attribute(DictSchemaMixin, ModelSQL, ModelView):
     __string__ = "Customer Attribute"
     __name__ = 'party.crm.attribute'
+
+    @classmethod
+    def check_values(cls, values, party):
+        "Raise a ValidationError unless values fit the attributes"
+        attributes = {a.name: a for a in cls.search([
+                    ('name', 'in', list(values)),
+                    ])}
+        for key, value in values.items():
+            attribute = attributes.get(key)
+            if attribute is None:
+                raise ValidationError(gettext(
+                        'shop_crm.msg_party_attribute_unknown',
+                        party=party.rec_name, attribute=key))
+            if value is not None and not attribute.accepts(value):
+                raise ValidationError(gettext(
+                        'shop_crm.msg_party_attribute_type',
+                        party=party.rec_name, attribute=attribute.string,
+                        value=value))
+
+    def accepts(self, value):
+        "Tell whether the value has the type of the attribute"
+        number = (int, float, Decimal)
+        if isinstance(value, bool):
+            return self.type_ == 'boolean'
+        if self.type_ == 'selection':
+            return value in self._selection_keys()
+        if self.type_ == 'multiselection':
+            return (isinstance(value, (list, tuple))
+                and set(value) <= self._selection_keys())
+        if self.type_ == 'date':
+            return (isinstance(value, dt.date)
+                and not isinstance(value, dt.datetime))
+        return isinstance(value, {
+                'boolean': bool,
+                'integer': int,
+                'float': number,
+                'numeric': number,
+                'char': str,
+                'datetime': dt.datetime,
+                }.get(self.type_, object))
+
+    def _selection_keys(self):
+        return {k for k, _ in json.loads(
+                self.get_selection_json('selection_json'))}
 
 
 class Party(metaclass=PoolMeta):
@@ -92,11 +141,49 @@ class Party(metaclass=PoolMeta):
     def validate_fields(cls, parties, field_names):
         super().validate_fields(parties, field_names)
         if 'referred_by' in field_names:
-            for party in parties:
-                if party.referred_by == party:
-                    raise ValidationError(gettext(
-                            'shop_crm.msg_party_referred_by_itself',
-                            party=party.rec_name))
+            cls.check_referral_cycle(parties)
+        if 'birthday' in field_names:
+            cls.check_birthday(parties)
+        if 'crm_attributes' in field_names:
+            cls.check_crm_attributes(parties)
+
+    @classmethod
+    def check_referral_cycle(cls, parties):
+        "Refuse a chain of referrers that comes back to the party"
+        for party in parties:
+            if party.referred_by == party:
+                raise ValidationError(gettext(
+                        'shop_crm.msg_party_referred_by_itself',
+                        party=party.rec_name))
+            seen = {party.id}
+            referrer = party.referred_by
+            while referrer and referrer.id not in seen:
+                seen.add(referrer.id)
+                referrer = referrer.referred_by
+            if referrer:
+                raise ValidationError(gettext(
+                        'shop_crm.msg_party_referral_cycle',
+                        party=party.rec_name,
+                        referrer=party.referred_by.rec_name))
+
+    @classmethod
+    def check_birthday(cls, parties):
+        pool = Pool()
+        Date = pool.get('ir.date')
+        today = Date.today()
+        for party in parties:
+            if party.birthday and party.birthday > today:
+                raise ValidationError(gettext(
+                        'shop_crm.msg_party_birthday_future',
+                        party=party.rec_name, birthday=party.birthday))
+
+    @classmethod
+    def check_crm_attributes(cls, parties):
+        pool = Pool()
+        Attribute = pool.get('party.crm.attribute')
+        for party in parties:
+            if party.crm_attributes:
+                Attribute.check_values(party.crm_attributes, party)
 
     @classmethod
     def preprocess_values(cls, mode, values):
@@ -148,7 +235,7 @@ class Party(metaclass=PoolMeta):
         "Read the stored engagement of the context company"
         pool = Pool()
         Engagement = pool.get('party.crm.engagement')
-        company = Transaction().context.get('company')
+        company = context_company()
         result = {n: dict.fromkeys(map(int, parties)) for n in names}
         if company is None:
             return result
@@ -164,7 +251,7 @@ class Party(metaclass=PoolMeta):
 
     @classmethod
     def search_engagement(cls, name, clause):
-        company = Transaction().context.get('company', -1)
+        company = context_company() or -1
         _, operator, *values = clause
         return [('crm_engagements', 'where', [
                     ('company', '=', company),

@@ -15,7 +15,10 @@ from dateutil.relativedelta import relativedelta
 from sql.aggregate import Sum
 from sql.functions import CurrentTimestamp, DateTrunc
 
+from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, fields
+from trytond.model.exceptions import ValidationError
+from trytond.modules.shop_crm.company import check_company
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.tools import grouped_slice
@@ -38,6 +41,8 @@ PERIODS = [
     ('week', "Week"),
     ]
 SEASONS = {'month': 12, 'week': 52}
+# The most periods of history, horizon and backtest: 20 years of months
+MAX_PERIODS = {'month': 240, 'week': 1040}
 
 
 def _to_date(value):
@@ -140,6 +145,8 @@ class Forecast(ModelSQL, ModelView):
         company = transaction.context.get('company')
         if not company:
             return
+        check_company(company)
+        cls.check_parameters(period, history, horizon, backtest)
         if date is None:
             date = Date.today()
         origin = period_start(date, period)
@@ -179,6 +186,25 @@ class Forecast(ModelSQL, ModelView):
                         date=origin + period_delta(period, h),
                         actual=None, quantity=round(value, 4)))
         cls._replace(company, period, warehouse, rows)
+
+    @classmethod
+    def check_parameters(cls, period, history, horizon, backtest):
+        "Refuse a period or numbers of periods out of their bounds"
+        if period not in SEASONS:
+            raise ValidationError(gettext(
+                    'shop_sale_insight.msg_forecast_period', period=period))
+        maximum = MAX_PERIODS[period]
+        for name, value, minimum in [
+                ('history', history, 2),
+                ('horizon', horizon, 1),
+                ('backtest', backtest, 1),
+                ]:
+            if (isinstance(value, bool) or not isinstance(value, int)
+                    or not minimum <= value <= maximum):
+                raise ValidationError(gettext(
+                        'shop_sale_insight.msg_forecast_parameter_range',
+                        parameter=ComputeStart.__names__(name)['field'],
+                        value=value, minimum=minimum, maximum=maximum))
 
     @classmethod
     def _history(cls, company, from_date, to_date, period, dates,
@@ -326,6 +352,11 @@ class Compute(Wizard):
     def transition_compute(self):
         pool = Pool()
         Forecast = pool.get('sale.insight.forecast')
+        # The view domains are not enforced on the server
+        check_company(self.start.company)
+        Forecast.check_parameters(
+            self.start.period, self.start.history, self.start.horizon,
+            self.start.backtest)
         with Transaction().set_context(company=self.start.company.id):
             Forecast.compute(
                 period=self.start.period, history=self.start.history,
@@ -403,6 +434,7 @@ class CreateStock(Wizard):
         StockForecast = pool.get('stock.forecast')
         Line = pool.get('stock.forecast.line')
         start = self.start
+        check_company(start.company)
         from_date = period_start(start.date, start.period)
         to_date = (
             from_date + period_delta(start.period) - dt.timedelta(days=1))

@@ -28,6 +28,8 @@ from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
 
+from .report_context import check_inventory_context
+
 ABC_CLASSES = [
     ('A', "A"),
     ('B', "B"),
@@ -116,12 +118,12 @@ class Context(ModelView):
         "sales rate of the stock cover is measured.")
     abc_a = fields.Float(
         "Class A Up To", required=True, digits=(1, 4),
-        domain=[('abc_a', '>', 0), ('abc_a', '<=', Eval('abc_b', 1))],
+        domain=[('abc_a', '>', 0), ('abc_a', '<', Eval('abc_b', 1))],
         help="The share of the cost of goods sold covered by class A "
         "(0.80 for 80 %).")
     abc_b = fields.Float(
         "Class B Up To", required=True, digits=(1, 4),
-        domain=[('abc_b', '>=', Eval('abc_a', 0)), ('abc_b', '<=', 1)],
+        domain=[('abc_b', '>', Eval('abc_a', 0)), ('abc_b', '<=', 1)],
         help="The share of the cost of goods sold covered by classes A and "
         "B (0.95 for 95 %).")
     overstock_days = fields.Integer(
@@ -183,6 +185,7 @@ def _context():
     "Return the inventory context values with their defaults"
     pool = Pool()
     Date = pool.get('ir.date')
+    check_inventory_context()
     context = Transaction().context
     to_date = context.get('to_date') or Date.today()
     from_date = context.get('from_date') or (

@@ -27,6 +27,8 @@ from trytond.pyson import Eval, If
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
+from .report_context import check_sales_context
+
 
 def _msg(name):
     return lazy_gettext('shop_sale_insight.msg_insight_%s' % name)
@@ -64,6 +66,11 @@ class Abstract(margin_reporting.Abstract):
             getattr(cls, name).string = _msg(name)
         for name in ['revenue', 'cost', 'profit', 'margin']:
             getattr(cls, name).help = _msg('%s_help' % name)
+
+    @classmethod
+    def table_query(cls):
+        check_sales_context()
+        return super().table_query()
 
     # Line level: the one place where revenue and cost are computed
 

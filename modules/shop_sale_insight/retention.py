@@ -18,6 +18,7 @@ from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 from .engagement import realised_lines
+from .report_context import check_sales_context
 
 
 def month_number(date):
@@ -119,6 +120,7 @@ class Retention(_SalesMixin, ModelSQL, ModelView):
 
     @classmethod
     def table_query(cls):
+        check_sales_context()
         sales = cls._customer_sales()
         ranked = With(query=sales.select(
                 sales.customer,
@@ -187,6 +189,7 @@ class Cohort(_AmountsMixin, ModelSQL, ModelView):
 
     @classmethod
     def table_query(cls):
+        check_sales_context()
         sales = cls._customer_sales()
         dated = With(query=sales.select(
                 sales.customer, cls._month(sales.date).as_('month'),
@@ -243,6 +246,7 @@ class SegmentChannel(_AmountsMixin, ModelSQL, ModelView):
 
     @classmethod
     def table_query(cls):
+        check_sales_context()
         pool = Pool()
         Engagement = pool.get('party.crm.engagement')
         engagement = Engagement.__table__()
