@@ -10,11 +10,12 @@ from trytond.transaction import Transaction
 
 
 def realised_lines():
-    "Return the realised sale lines of the context company, all dates"
+    """Return the realised sale lines of the context company, all dates,
+    read from ``sale.insight.fact``"""
     pool = Pool()
     Customer = pool.get('sale.insight.customer')
     with Transaction().set_context(from_date=None, to_date=None):
-        return Customer._realised_lines()
+        return Customer._realised_facts()
 
 
 class Engagement(metaclass=PoolMeta):

@@ -195,7 +195,7 @@ class Forecast(ModelSQL, ModelView):
 
         with Transaction().set_context(
                 company=company, from_date=from_date, to_date=to_date):
-            lines = Insight._realised_lines()
+            lines = Insight._realised_facts()
         location = Location.__table__()
         warehouse_t = Location.__table__()
         if period == 'month':
