@@ -19,7 +19,7 @@ from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
-from trytond.tools import grouped_slice, reduce_ids
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
@@ -30,6 +30,14 @@ COLUMNS = [
     'cost']
 # The context keys that restrict the realised lines to some sources
 RESTRICTIONS = ['realised_moves', 'realised_service_lines']
+MAX_IDS = backend.MAX_QUERY_PARAMS
+
+
+def in_ids(column, ids):
+    "Return the SQL condition that column is one of the ids"
+    if not ids:
+        return Literal(False)
+    return fields.SQL_OPERATORS['in'](column, ids)
 
 
 def insight_company():
@@ -170,10 +178,10 @@ class Fact(ModelSQL):
             where = Literal(True)
             if key == 'realised_service_lines':
                 where = table.move == Null
-            for sub_ids in grouped_slice(sorted(set(ids))):
+            for sub_ids in grouped_slice(sorted(set(ids)), MAX_IDS):
                 sub_ids = list(sub_ids)
                 cursor.execute(*table.delete(
-                        where=where & reduce_ids(column, sub_ids)))
+                        where=where & in_ids(column, sub_ids)))
                 for company in companies:
                     with Transaction().set_context(
                             company=company, **{key: sub_ids}):
@@ -206,12 +214,12 @@ class Fact(ModelSQL):
         sale = Sale.__table__()
         cursor = Transaction().connection.cursor()
         ids = [s.id for s in sales]
-        for sub_ids in grouped_slice(ids):
+        for sub_ids in grouped_slice(ids, MAX_IDS):
             cursor.execute(*table.update(
                     [table.customer, table.channel],
                     [sale.select(sale.party, where=sale.id == table.sale),
                         sale.select(sale.channel, where=sale.id == table.sale)],
-                    where=reduce_ids(table.sale, list(sub_ids))))
+                    where=in_ids(table.sale, list(sub_ids))))
         if service:
             lines = SaleLine.search([
                     ('sale', 'in', ids),
@@ -331,10 +339,10 @@ class ProductCostPrice(metaclass=PoolMeta):
         super().on_modification(mode, costs, field_names=field_names)
         products = [c.product.id for c in costs if c.product]
         lines = []
-        for sub_ids in grouped_slice(products):
+        for sub_ids in grouped_slice(products, MAX_IDS):
             cursor.execute(*table.select(table.sale_line,
                     where=(table.move == Null)
-                    & reduce_ids(table.product, list(sub_ids))))
+                    & in_ids(table.product, list(sub_ids))))
             lines.extend(l for l, in cursor)
         Fact.refresh(service_lines=lines)
 

@@ -26,11 +26,11 @@ from trytond.modules.shop_crm.rating import get_average_rating
 from trytond.modules.stock import stock_reporting_margin as margin_reporting
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
-from trytond.tools import grouped_slice, reduce_ids
+from trytond.tools import grouped_slice
 from trytond.tools.chart import sparkline
 from trytond.transaction import Transaction
 
-from .facts import COLUMNS, RESTRICTIONS, insight_company
+from .facts import COLUMNS, MAX_IDS, RESTRICTIONS, in_ids, insight_company
 
 
 def to_date(value):
@@ -332,7 +332,7 @@ class Abstract(margin_reporting.Abstract):
         context = Transaction().context
         if not any(context.get(k) is not None for k in RESTRICTIONS):
             return Literal(True)
-        return reduce_ids(column, context.get(key) or [])
+        return in_ids(column, context.get(key) or [])
 
     @classmethod
     def _realised_facts(cls):
@@ -485,11 +485,11 @@ class Abstract(margin_reporting.Abstract):
         figures = [n[:-len('_trend')] for n in names]
         delta = cls._period_delta()
         series = Timeseries.table_query()
-        for sub_ids in grouped_slice([r.id for r in records]):
+        for sub_ids in grouped_slice([r.id for r in records], MAX_IDS):
             cursor.execute(*series.select(
                     Column(series, row), series.date,
                     *(Column(series, f) for f in figures),
-                    where=reduce_ids(Column(series, row), list(sub_ids)),
+                    where=in_ids(Column(series, row), list(sub_ids)),
                     order_by=[Column(series, row), series.date]))
             for row_id, rows in groupby(cursor, key=itemgetter(0)):
                 rows = [(to_date(r[1]), r[2:]) for r in rows]
