@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from trytond.modules.company.tests import create_company, set_company
 from trytond.modules.currency.tests import add_currency_rate, create_currency
+from trytond.modules.shop_sale_insight import forecast_methods
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction
@@ -335,6 +336,92 @@ class ShopSaleInsightFactsTestCase(ModuleTestCase):
         self.assertEqual(rows(), before)
         with set_company(company):
             self.assertExact(company)
+
+    @with_transaction()
+    def test_forecast_history_starts_at_first_move(self):
+        "Test a product sold for one year is forecast on one year"
+        pool = Pool()
+        Move = pool.get('stock.move')
+        Forecast = pool.get('sale.insight.forecast')
+
+        company = self.create_company()
+        with set_company(company):
+            shop = self.setup_shop(company)
+            receipt = self.create_move(shop, shop['supplier'],
+                shop['storage'], 100, dt.date(2025, 1, 5), Decimal(400))
+            Move.do([receipt])
+            sale = self.create_sale(shop, shop['alice'], shop['jpy'], [
+                    (shop['tea'], 100, Decimal(1000))])
+            quantities = [4, 0, 0, 6, 0, 0, 5, 0, 0, 3, 0, 2]
+            moves = [self.create_move(shop, shop['storage'],
+                    shop['customer'], q, dt.date(2025, m, 20),
+                    Decimal(1000), origin=sale.lines[0])
+                for m, q in enumerate(quantities, 1) if q]
+            Move.do(moves)
+            Forecast.compute(history=36, horizon=3, backtest=6,
+                date=dt.date(2026, 1, 1))
+
+            history = Forecast.search([
+                    ('product', '=', shop['tea'].id),
+                    ('actual', '!=', None),
+                    ], order=[('date', 'ASC')])
+            forecasts = Forecast.search([
+                    ('product', '=', shop['tea'].id),
+                    ('quantity', '!=', None),
+                    ], order=[('date', 'ASC')])
+        self.assertEqual(history[0].date, dt.date(2025, 1, 1))
+        self.assertEqual([h.actual for h in history], quantities)
+        expected = forecast_methods.select(
+            [float(q) for q in quantities], horizon=3, k=6, season=12)
+        self.assertEqual(len(history), 12)
+        self.assertAlmostEqual(
+            float(forecasts[0].error), expected['mae'], places=3)
+        self.assertEqual(forecasts[0].method, expected['method'])
+        self.assertAlmostEqual(
+            float(forecasts[0].quantity), expected['forecasts'][0], places=3)
+
+    @with_transaction()
+    def test_return_is_not_an_order(self):
+        "Test a return refreshes no recency, frequency or retention"
+        pool = Pool()
+        Move = pool.get('stock.move')
+        Engagement = pool.get('party.crm.engagement')
+        Retention = pool.get('sale.insight.retention')
+
+        company = self.create_company()
+        with set_company(company):
+            shop = self.setup_shop(company)
+            sale = self.create_sale(shop, shop['alice'], shop['jpy'], [
+                    (shop['tea'], 2, Decimal(1000))])
+            shipped = self.create_move(shop, shop['storage'],
+                shop['customer'], 2, dt.date(2025, 1, 10), Decimal(1000),
+                origin=sale.lines[0])
+            refund = self.create_sale(shop, shop['alice'], shop['jpy'], [
+                    (shop['tea'], 1, Decimal(1000))])
+            returned = self.create_move(shop, shop['customer'],
+                shop['storage'], 1, dt.date(2025, 3, 10), Decimal(1000),
+                origin=refund.lines[0])
+            Move.do([shipped, returned])
+
+            with Transaction().set_context(date=dt.date(2025, 4, 1)):
+                Engagement.compute()
+            engagement, = Engagement.search([
+                    ('party', '=', shop['alice'].id)])
+            with Transaction().set_context(
+                    from_date=dt.date(2025, 1, 1),
+                    to_date=dt.date(2025, 3, 31)):
+                months = Retention.search([])
+
+        self.assertEqual(engagement.orders, 1)
+        self.assertEqual(engagement.frequency, 1)
+        self.assertEqual(engagement.last_sale_date, dt.date(2025, 1, 10))
+        self.assertEqual(engagement.recency_days, 81)
+        self.assertEqual(engagement.usual_interval, None)
+        self.assertEqual(engagement.monetary, Decimal(1000))
+        self.assertEqual(
+            [(m.date, m.active_customers, m.repeat_customers)
+                for m in months],
+            [(dt.date(2025, 1, 1), 1, 0)])
 
 
 del ModuleTestCase
