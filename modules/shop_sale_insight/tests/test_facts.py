@@ -111,6 +111,20 @@ class ShopSaleInsightFactsTestCase(ModuleTestCase):
                     }])
         return move
 
+    def ship_tea_and_wrapping(self, shop, quantities):
+        "Sell tea and wrapping to Alice, ship the tea and return the moves"
+        pool = Pool()
+        Move = pool.get('stock.move')
+        sale = self.create_sale(shop, shop['alice'], shop['jpy'], [
+                (shop['tea'], sum(quantities), Decimal(1000)),
+                (shop['wrapping'], 1, Decimal(300)),
+                ])
+        moves = [self.create_move(shop, shop['storage'], shop['customer'],
+                q, dt.date(2025, 1, 20), Decimal(1000), origin=sale.lines[0])
+            for q in quantities]
+        Move.do(moves)
+        return moves
+
     def assertExact(self, company):
         pool = Pool()
         Fact = pool.get('sale.insight.fact')
@@ -262,22 +276,13 @@ class ShopSaleInsightFactsTestCase(ModuleTestCase):
         "Test the check finds rows missing, extra and changed"
         pool = Pool()
         Fact = pool.get('sale.insight.fact')
-        Move = pool.get('stock.move')
         table = Fact.__table__()
         cursor = Transaction().connection.cursor()
 
         company = self.create_company()
         with set_company(company):
             shop = self.setup_shop(company)
-            sale = self.create_sale(shop, shop['alice'], shop['jpy'], [
-                    (shop['tea'], 2, Decimal(1000)),
-                    (shop['wrapping'], 1, Decimal(300)),
-                    ])
-            goods, service = sale.lines
-            moves = [self.create_move(shop, shop['storage'],
-                    shop['customer'], 1, dt.date(2025, 1, 20),
-                    Decimal(1000), origin=goods) for _ in range(2)]
-            Move.do(moves)
+            moves = self.ship_tea_and_wrapping(shop, [1, 1])
             self.assertExact(company)
 
             cursor.execute(*table.select(table.id, table.move,
@@ -303,21 +308,13 @@ class ShopSaleInsightFactsTestCase(ModuleTestCase):
         "Test the table is filled once when it is created, not twice"
         pool = Pool()
         Fact = pool.get('sale.insight.fact')
-        Move = pool.get('stock.move')
         table = Fact.__table__()
         cursor = Transaction().connection.cursor()
 
         company = self.create_company()
         with set_company(company):
             shop = self.setup_shop(company)
-            sale = self.create_sale(shop, shop['alice'], shop['jpy'], [
-                    (shop['tea'], 2, Decimal(1000)),
-                    (shop['wrapping'], 1, Decimal(300)),
-                    ])
-            move = self.create_move(shop, shop['storage'], shop['customer'],
-                2, dt.date(2025, 1, 20), Decimal(1000),
-                origin=sale.lines[0])
-            Move.do([move])
+            self.ship_tea_and_wrapping(shop, [2])
 
         def rows():
             cursor.execute(*table.select(
