@@ -286,8 +286,12 @@ class Move(metaclass=PoolMeta):
         super().on_modification(mode, moves, field_names=field_names)
         if mode == 'write' and not (field_names & cls._insight_fields()):
             return
-        if mode != 'create' or any(m.state == 'done' for m in moves):
-            Fact.refresh(moves=[m.id for m in moves])
+        # only done moves are realised, and only they can be cancelled
+        # after it
+        ids = [m.id for m in moves
+            if mode == 'delete' or m.state in {'done', 'cancelled'}]
+        if ids:
+            Fact.refresh(moves=ids)
 
 
 class Sale(metaclass=PoolMeta):

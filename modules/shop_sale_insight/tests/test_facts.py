@@ -205,6 +205,16 @@ class ShopSaleInsightFactsTestCase(ModuleTestCase):
             self.assertEqual(self.facts(move=returned.id),
                 [(-1, Decimal(-1000), Decimal(-400))])
 
+            # cancel of a done move
+            mistake = self.create_move(shop, shop['storage'],
+                shop['customer'], 2, dt.date(2025, 2, 4), Decimal(1000),
+                origin=goods)
+            Move.do([mistake])
+            self.assertEqual(len(self.facts(move=mistake.id)), 1)
+            Move.cancel([mistake])
+            self.assertExact(company)
+            self.assertEqual(self.facts(move=mistake.id), [])
+
             # cost recompute: the receipt was at 500, not 400
             Move.write([incoming], {
                     'unit_price': Decimal(500),
