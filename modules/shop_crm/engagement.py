@@ -2,13 +2,14 @@
 # of this repository contains the full copyright notices and license terms.
 """Customer engagement: RFM, engagement score, lifetime value (set-based)."""
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from sql import Cast, Literal, Null, Select, Window, With
 from sql.aggregate import Avg, Count, Max, Min, Sum
 from sql.conditionals import Case, Coalesce, Least
 from sql.operators import Concat
 from sql.functions import (
-    Function, Lag, Power, Rank, Round, RowNumber)
+    AtTimeZone, Function, Lag, Power, Rank, Round, RowNumber)
 
 from trytond import backend, config
 from trytond.i18n import gettext
@@ -55,6 +56,29 @@ def day_number(expression, timestamp=False):
     if timestamp:
         expression = Cast(expression, 'DATE')
     return expression - Literal(dt.date(1970, 1, 1))
+
+
+class _SQLiteDateTime(Function):
+    __slots__ = ()
+    _function = 'DATETIME'
+
+
+def local_timestamp(expression, timezone):
+    """Return the SQL local time in timezone of a UTC timestamp, for days
+    counted in the company's timezone
+
+    SQLite has no timezone: the offset of today is applied."""
+    if backend.name == 'sqlite':
+        offset = dt.datetime.now(timezone).utcoffset() or dt.timedelta()
+        return _SQLiteDateTime(
+            expression, '%+d seconds' % offset.total_seconds())
+    return AtTimeZone(AtTimeZone(expression, 'UTC'), timezone.key)
+
+
+def utc_midnight(date, timezone):
+    "Return the naive UTC datetime of the start of the local date"
+    start = dt.datetime.combine(date, dt.time(), tzinfo=timezone)
+    return start.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 
 def add_days(date, days):
@@ -211,6 +235,15 @@ class Engagement(ModelSQL, ModelView):
             where=Literal(False))
 
     @classmethod
+    def _timezone(cls):
+        "Return the timezone of the context company (UTC without one)"
+        pool = Pool()
+        Company = pool.get('company.company')
+        company = Transaction().context.get('company')
+        name = Company(company).timezone if company is not None else None
+        return ZoneInfo(name or 'UTC')
+
+    @classmethod
     def _today(cls):
         return Transaction().context.get('date') or (
             Pool().get('ir.date').today())
@@ -237,17 +270,23 @@ class Engagement(ModelSQL, ModelView):
                 & (sale_rows.date <= Literal(today)),
                 group_by=[sale_rows.party, sale_rows.sale]))
         in_window = sales.date >= Literal(window_start)
+        # A return (negative realised revenue) is not an order: it counts
+        # in revenue and profit only
+        is_order = sales.revenue >= 0
         customers = With(query=sales.select(
                 sales.party,
-                Count().as_('orders'),
+                Sum(Case((is_order, 1), else_=0)).as_('orders'),
                 Sum(sales.profit).as_('profit'),
-                Max(sales.date).as_('last_date'),
-                Sum(Case((in_window, 1), else_=0)).as_('frequency'),
+                Max(Case((is_order, sales.date))).as_('last_date'),
+                Sum(Case((in_window & is_order, 1), else_=0)).as_(
+                    'frequency'),
                 Sum(Case((in_window, sales.revenue), else_=0)).as_(
                     'monetary'),
                 group_by=[sales.party]))
+        orders = With(query=sales.select(
+                sales.party, sales.sale, sales.date, where=is_order))
 
-        medians = cls._median_interval_query(sales)
+        medians = cls._median_interval_query(orders)
         interactions = cls._interaction_query(
             company_id, config_, today, window_start)
         ratings = cls._rating_query(company_id)
@@ -295,7 +334,9 @@ class Engagement(ModelSQL, ModelView):
         score = Round(Cast(score * (100.0 / total_weight), 'NUMERIC'), 2)
 
         orders_per_year = c.frequency * 365.0 / window
-        expected_profit = (c.profit / c.orders * orders_per_year
+        expected_profit = (
+            Case((c.orders > 0, c.profit / c.orders), else_=Null)
+            * orders_per_year
             * float(config_.engagement_remaining_years))
         lifetime_value = Round(
             Cast(c.profit + Coalesce(expected_profit, 0), 'NUMERIC'), digits)
@@ -340,7 +381,7 @@ class Engagement(ModelSQL, ModelView):
             }
         query = from_.select(
             *(v.as_(k) for k, v in columns.items()),
-            with_=[sale_rows, sales, customers, medians, interactions,
+            with_=[sale_rows, sales, customers, orders, medians, interactions,
                 ratings, inquiries, parties, scores])
         return list(columns), query
 
@@ -381,17 +422,18 @@ class Engagement(ModelSQL, ModelView):
                 else_=1.0)
         else:
             type_weight = Literal(1.0)
+        local_date = local_timestamp(interaction.date, cls._timezone())
         age = (day_number(Literal(today))
-            - day_number(interaction.date, timestamp=True))
+            - day_number(local_date, timestamp=True))
         decay = Power(0.5, age / float(config_.engagement_half_life))
         return With(query=interaction.select(
                 interaction.party,
                 Sum(type_weight * decay).as_('weight'),
                 where=(interaction.company == company_id)
                 & (interaction.date >= Literal(
-                        dt.datetime.combine(window_start, dt.time())))
-                & (interaction.date < Literal(dt.datetime.combine(
-                            today + dt.timedelta(days=1), dt.time()))),
+                        utc_midnight(window_start, cls._timezone())))
+                & (interaction.date < Literal(utc_midnight(
+                            today + dt.timedelta(days=1), cls._timezone()))),
                 group_by=[interaction.party]))
 
     @classmethod

@@ -12,7 +12,8 @@ from collections import defaultdict
 
 from dateutil.relativedelta import relativedelta
 
-from sql.aggregate import Sum
+from sql.aggregate import Min, Sum
+from sql.conditionals import Coalesce
 from sql.functions import CurrentTimestamp, DateTrunc
 
 from trytond.i18n import gettext
@@ -28,6 +29,8 @@ from trytond.wizard import (
     Button, StateAction, StateTransition, StateView, Wizard)
 
 from . import forecast_methods
+from .facts import MAX_IDS, in_ids
+from .reporting import to_date
 
 METHODS = [
     (None, ""),
@@ -164,8 +167,15 @@ class Forecast(ModelSQL, ModelView):
             warehouse=warehouse)
         season = SEASONS[period]
         computed_at = dt.datetime.now()
+        starts = cls._history_starts(company, {p for p, _ in series})
         rows = []
         for (product, warehouse_id), values in series.items():
+            # the months before the product existed are not zero demand
+            first = period_start(starts.get(product, start), period)
+            skip = sum(1 for d in dates if d < first)
+            days, values = dates[skip:], values[skip:]
+            if not values:
+                continue
             result = forecast_methods.select(
                 values, horizon=horizon, k=backtest, season=season)
             common = {
@@ -178,7 +188,7 @@ class Forecast(ModelSQL, ModelView):
                 'smape': result['smape'],
                 'computed_at': computed_at,
                 }
-            for day, value in zip(dates, values):
+            for day, value in zip(days, values):
                 rows.append(dict(common, date=day, actual=value,
                         quantity=None))
             for h, value in enumerate(result['forecasts']):
@@ -221,7 +231,7 @@ class Forecast(ModelSQL, ModelView):
 
         with Transaction().set_context(
                 company=company, from_date=from_date, to_date=to_date):
-            lines = Insight._realised_lines()
+            lines = Insight._realised_facts()
         location = Location.__table__()
         warehouse_t = Location.__table__()
         if period == 'month':
@@ -256,6 +266,45 @@ class Forecast(ModelSQL, ModelView):
             if date in index:
                 series[product, warehouse_id][index[date]] += quantity or 0
         return series
+
+    @classmethod
+    def _history_starts(cls, company, products):
+        """Return the date the history of each product starts: its first
+        stock move in the company; without a move (services), its creation
+        or its first realised sale if that is earlier"""
+        pool = Pool()
+        Move = pool.get('stock.move')
+        Product = pool.get('product.product')
+        Fact = pool.get('sale.insight.fact')
+        cursor = Transaction().connection.cursor()
+        move = Move.__table__()
+        fact = Fact.__table__()
+        product = Product.__table__()
+        starts = {}
+        for sub_ids in grouped_slice(sorted(products), MAX_IDS):
+            sub_ids = list(sub_ids)
+            moves = move.select(move.product,
+                Min(Coalesce(move.effective_date, move.planned_date)).as_(
+                    'date'),
+                where=(move.company == company)
+                & in_ids(move.product, sub_ids),
+                group_by=[move.product])
+            sales = fact.select(fact.product, Min(fact.date).as_('date'),
+                where=(fact.company == company)
+                & in_ids(fact.product, sub_ids),
+                group_by=[fact.product])
+            cursor.execute(*product
+                .join(moves, 'LEFT', condition=moves.product == product.id)
+                .join(sales, 'LEFT', condition=sales.product == product.id)
+                .select(product.id, moves.date, product.create_date,
+                    sales.date, where=in_ids(product.id, sub_ids)))
+            for product_id, first_move, created, first_sale in cursor:
+                if first_move:
+                    starts[product_id] = to_date(first_move)
+                else:
+                    starts[product_id] = min(filter(None, [
+                                to_date(created), to_date(first_sale)]))
+        return starts
 
     @classmethod
     def _replace(cls, company, period, warehouse, rows):

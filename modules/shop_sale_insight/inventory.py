@@ -351,7 +351,7 @@ class InventoryMixin:
         Insight = pool.get('sale.insight.product')
         with Transaction().set_context(
                 from_date=from_date, to_date=to_date):
-            lines = Insight._realised_lines()
+            lines = Insight._realised_facts()
         storage = cls._storage_locations()
         if recent:
             values = {'recent_quantity': lines.quantity}

@@ -9,9 +9,11 @@ are computed in one place, :meth:`Abstract._realised_lines`, and the models
 only aggregate them.
 """
 import datetime as dt
+from itertools import groupby
+from operator import itemgetter
 
 from dateutil.relativedelta import relativedelta
-from sql import Cast, Literal, Null, Union, With
+from sql import Cast, Column, Literal, Null, Union, With
 from sql.aggregate import Count, Max, Min, Sum
 from sql.conditionals import Case, Coalesce
 from sql.functions import Ceil, DateTrunc, Log, Power, Round
@@ -25,9 +27,32 @@ from trytond.modules.stock import stock_reporting_margin as margin_reporting
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.tools import grouped_slice
+from trytond.tools.chart import sparkline
 from trytond.transaction import Transaction
 
+from .facts import COLUMNS, MAX_IDS, RESTRICTIONS, in_ids, insight_company
 from .report_context import check_sales_context
+
+
+def to_date(value):
+    "Return the date of a database value (a string on SQLite)"
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value[:10])
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value
+
+
+def fill_periods(values, delta):
+    "Yield the values of the dates from the first to the last, gaps as 0"
+    dates = sorted(values)
+    if not delta or not dates:
+        yield from (values[d] for d in dates)
+        return
+    date = dates[0]
+    while date <= dates[-1]:
+        yield values.get(date, 0)
+        date += delta
 
 
 def _msg(name):
@@ -84,7 +109,8 @@ class Abstract(margin_reporting.Abstract):
 
         - ``id``: unique, ``source id * number of sources + source index``
         - ``company`` and ``currency`` (the company currency)
-        - ``sale``, ``sale_line``, ``customer`` (the sale party),
+        - ``sale``, ``sale_line``, ``move`` (NULL for services),
+          ``customer`` (the sale party),
           ``channel`` (the sale channel, may be NULL)
         - ``location``: the storage location the goods left (or came back
           to); the sale warehouse for services
@@ -94,10 +120,16 @@ class Abstract(margin_reporting.Abstract):
         - ``revenue`` and ``cost``: signed, in company currency, not rounded
 
         It is filtered on the context ``company`` and, when set,
-        ``from_date`` and ``to_date`` (on ``date``).  The query is self
-        contained (its ``WITH`` clauses included) so it can be executed or
-        used as a sub-query by other code, e.g.
+        ``from_date`` and ``to_date`` (on ``date``).  When the context has
+        ``realised_moves`` or ``realised_service_lines`` (lists of ids),
+        only the lines of these moves and service sale lines are returned:
+        this is how ``sale.insight.fact`` is kept current.  The query is
+        self contained (its ``WITH`` clauses included) so it can be
+        executed or used as a sub-query by other code, e.g.
         ``Pool().get('sale.insight.customer')._realised_lines()``.
+
+        The reports do not run it: they read ``sale.insight.fact``, the
+        table it fills (see :meth:`_realised_facts`).
         """
         withs = {}
         sources = cls._realised_line_sources()
@@ -114,15 +146,19 @@ class Abstract(margin_reporting.Abstract):
     @classmethod
     def _realised_line_columns(
             cls, id, company, currency, sale, sale_line, customer, channel,
-            location, product, unit, date, quantity, revenue, cost):
+            location, product, unit, date, quantity, revenue, cost,
+            move=None):
         "Return the columns, in order and typed, of a realised lines branch"
         database = Transaction().database
+        if move is None:
+            move = Cast(Null, database.sql_type('INTEGER').base)
         return [
             id.as_('id'),
             company.as_('company'),
             currency.as_('currency'),
             sale.as_('sale'),
             sale_line.as_('sale_line'),
+            move.as_('move'),
             customer.as_('customer'),
             channel.as_('channel'),
             location.as_('location'),
@@ -184,8 +220,10 @@ class Abstract(margin_reporting.Abstract):
         # Core margin reporting: company, done, locations and dates
         where = super()._where(tables, move_withs)
         where &= move.origin.like('sale.line,%')
+        where &= cls._realised_restriction(move.id, 'realised_moves')
         return from_item.select(*cls._realised_line_columns(
                 id=move.id * length + index,
+                move=move.id,
                 company=move.company,
                 currency=currency.id,
                 sale=sale.id,
@@ -269,6 +307,7 @@ class Abstract(margin_reporting.Abstract):
             & ~template.type.in_(Move.get_product_types())
             & sale.state.in_(cls._sale_states())
             & (sale.company == context.get('company')))
+        where &= cls._realised_restriction(line.id, 'realised_service_lines')
         from_date = context.get('from_date')
         if from_date:
             where &= sale.sale_date >= from_date
@@ -293,6 +332,34 @@ class Abstract(margin_reporting.Abstract):
             where=where)
 
     @classmethod
+    def _realised_restriction(cls, column, key):
+        """Return the condition that keeps the ids of the context key when
+        the context restricts the realised lines to some sources"""
+        context = Transaction().context
+        if not any(context.get(k) is not None for k in RESTRICTIONS):
+            return Literal(True)
+        return in_ids(column, context.get(key) or [])
+
+    @classmethod
+    def _realised_facts(cls):
+        """Return the rows of ``sale.insight.fact`` of the context company
+        between the context dates, with the columns of the realised lines
+
+        The company counts only if it is one of the user's companies."""
+        pool = Pool()
+        Fact = pool.get('sale.insight.fact')
+        context = Transaction().context
+        fact = Fact.__table__()
+        company = insight_company()
+        where = fact.company == (company if company is not None else -1)
+        if context.get('from_date'):
+            where &= fact.date >= context['from_date']
+        if context.get('to_date'):
+            where &= fact.date <= context['to_date']
+        return fact.select(
+            *(Column(fact, c).as_(c) for c in COLUMNS), where=where)
+
+    @classmethod
     def _sale_states(cls):
         "The states in which the service lines of a sale are realised"
         return ['confirmed', 'processing', 'done']
@@ -306,7 +373,7 @@ class Abstract(margin_reporting.Abstract):
         Currency = pool.get('currency.currency')
 
         tables = {}
-        tables['line'] = line = cls._realised_lines()
+        tables['line'] = line = cls._realised_facts()
         tables['line.company'] = company = Company.__table__()
         tables['line.company.currency'] = currency = Currency.__table__()
         from_item = (line
@@ -405,6 +472,38 @@ class Abstract(margin_reporting.Abstract):
             'month': relativedelta(months=1),
             'day': relativedelta(days=1),
             }.get(context.get('period', 'month'))
+
+    @classmethod
+    def get_trend(cls, records, names):
+        """Return the sparklines of the rows with one query per slice
+
+        The query reads the time series of the rows, grouped by row and
+        period; like core's trend, a sparkline goes from the first to the
+        last period of its row, empty periods as 0."""
+        pool = Pool()
+        cursor = Transaction().connection.cursor()
+        result = {name: {r.id: sparkline([]) for r in records}
+            for name in names}
+        if not isinstance(cls.time_series, fields.One2Many):
+            return result
+        Timeseries = pool.get(cls.time_series.model_name)
+        row = cls.time_series.field
+        figures = [n[:-len('_trend')] for n in names]
+        delta = cls._period_delta()
+        series = Timeseries.table_query()
+        for sub_ids in grouped_slice([r.id for r in records], MAX_IDS):
+            cursor.execute(*series.select(
+                    Column(series, row), series.date,
+                    *(Column(series, f) for f in figures),
+                    where=in_ids(Column(series, row), list(sub_ids)),
+                    order_by=[Column(series, row), series.date]))
+            for row_id, rows in groupby(cursor, key=itemgetter(0)):
+                rows = [(to_date(r[1]), r[2:]) for r in rows]
+                for index, name in enumerate(names):
+                    values = dict((d, v[index] or 0) for d, v in rows)
+                    result[name][row_id] = sparkline(
+                        fill_periods(values, delta))
+        return result
 
     @classmethod
     def view_attributes(cls):

@@ -18,6 +18,7 @@ from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 from .engagement import realised_lines
+from .facts import insight_company
 from .report_context import check_sales_context
 
 
@@ -38,6 +39,8 @@ class _SalesMixin:
     "Helpers shared by the retention models"
     __slots__ = ()
 
+    company = fields.Many2One('company.company', "Company")
+
     @classmethod
     def _customer_sales(cls):
         """Return the CTE of the sales per customer: customer, sale, date
@@ -50,6 +53,18 @@ class _SalesMixin:
                 Sum(lines.revenue).as_('revenue'),
                 Sum(lines.revenue - lines.cost).as_('profit'),
                 group_by=[lines.customer, lines.sale]))
+
+    @classmethod
+    def _is_order(cls, sales):
+        "A sale is an order unless its realised revenue is negative: a return"
+        return sales.revenue >= 0
+
+    @classmethod
+    def _column_company(cls):
+        "Return the company column: the context company the user may read"
+        company = insight_company()
+        return Cast(Literal(company if company is not None else -1),
+            'INTEGER').as_('company')
 
     @classmethod
     def _month(cls, date):
@@ -128,7 +143,8 @@ class Retention(_SalesMixin, ModelSQL, ModelView):
                 RowNumber(window=Window(
                         [sales.customer],
                         order_by=[sales.date.asc, sales.sale.asc])
-                    ).as_('rank')))
+                    ).as_('rank'),
+                where=cls._is_order(sales)))
         firsts = With(query=ranked.select(
                 ranked.customer,
                 Min(Case((ranked.rank == 1, ranked.month))).as_('first'),
@@ -156,6 +172,7 @@ class Retention(_SalesMixin, ModelSQL, ModelView):
         repeat_rate = ratio(counts.repeat, counts.customers)
         return query.select(
             month_number(counts.month).as_('id'),
+            cls._column_company(),
             counts.month.as_('date'),
             active.active.as_('active_customers'),
             counts.new.as_('new_customers'),
@@ -193,14 +210,17 @@ class Cohort(_AmountsMixin, ModelSQL, ModelView):
         sales = cls._customer_sales()
         dated = With(query=sales.select(
                 sales.customer, cls._month(sales.date).as_('month'),
-                sales.revenue, sales.profit))
+                sales.revenue, sales.profit,
+                Case((cls._is_order(sales), 1), else_=0).as_('order')))
         monthly = With(query=dated.select(
                 dated.customer, dated.month,
                 Sum(dated.revenue).as_('revenue'),
                 Sum(dated.profit).as_('profit'),
+                Sum(dated.order).as_('orders'),
                 group_by=[dated.customer, dated.month]))
         firsts = With(query=monthly.select(
                 monthly.customer, Min(monthly.month).as_('cohort'),
+                where=monthly.orders > 0,
                 group_by=[monthly.customer]))
         sizes = With(query=firsts.select(
                 firsts.cohort, Count(firsts.customer).as_('size'),
@@ -211,7 +231,8 @@ class Cohort(_AmountsMixin, ModelSQL, ModelView):
             .select(
                 firsts.cohort,
                 months.as_('months'),
-                Count(monthly.customer).as_('customers'),
+                Count(Case((monthly.orders > 0, monthly.customer))).as_(
+                    'customers'),
                 Sum(monthly.revenue).as_('revenue'),
                 Sum(monthly.profit).as_('profit'),
                 group_by=[firsts.cohort, monthly.month]))
@@ -219,6 +240,7 @@ class Cohort(_AmountsMixin, ModelSQL, ModelView):
         query = cells.join(sizes, condition=sizes.cohort == cells.cohort)
         return query.select(
             (month_number(cells.cohort) * 1000 + cells.months).as_('id'),
+            cls._column_company(),
             cells.cohort.as_('date'),
             cells.months.as_('months'),
             sizes.size.as_('size'),
@@ -267,6 +289,7 @@ class SegmentChannel(_AmountsMixin, ModelSQL, ModelView):
             & (engagement.company == lines.company))
         return query.select(
             (Coalesce(lines.channel, 0) * 100 + segment_index).as_('id'),
+            cls._column_company(),
             engagement.segment.as_('segment'),
             lines.channel.as_('channel'),
             Count(lines.customer, distinct=True).as_('customers'),

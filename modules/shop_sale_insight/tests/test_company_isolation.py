@@ -156,19 +156,16 @@ class CompanyIsolationTestCase(ShopDBTestCase):
         company_a, company_b, user, _ = self._setup()
         self._check_model_empty(name, user, company_b)
 
-    @unittest.expectedFailure
     @with_transaction()
     def test_retention(self):
         "Test the retention with company B returns nothing"
         self._check_retention_model('sale.insight.retention')
 
-    @unittest.expectedFailure
     @with_transaction()
     def test_cohort(self):
         "Test the cohorts with company B return nothing"
         self._check_retention_model('sale.insight.cohort')
 
-    @unittest.expectedFailure
     @with_transaction()
     def test_segment_channel(self):
         "Test the segments per channel with company B return nothing"
