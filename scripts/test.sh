@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Run every test of the project: the unit tests and scenarios of shop_crm and
 # shop_sale_insight, then the cross-module scenarios of tests/, first on
-# SQLite and then on PostgreSQL.
+# SQLite and then on PostgreSQL, then the deployment tests of tests/deploy/.
 #
-# Usage: scripts/test.sh [sqlite|postgresql]... [-k PATTERN]...
+# Usage: scripts/test.sh [sqlite|postgresql|deploy]... [-k PATTERN]...
 #
 #   sqlite, postgresql  run only on these databases (default: both)
+#   deploy              run only the deployment tests (default: with both):
+#                       the compose file and Dockerfile checks, and the
+#                       smoke test of docker/'s scripts on PostgreSQL
 #   -k PATTERN          passed to unittest: only run the tests (and
 #                       scenarios) matching PATTERN; the check that every
 #                       scenario ran is then turned off
@@ -46,7 +49,7 @@ DATABASES=()
 PATTERNS=()
 while [ $# -gt 0 ]; do
     case $1 in
-        sqlite|postgresql) DATABASES+=("$1") ;;
+        sqlite|postgresql|deploy) DATABASES+=("$1") ;;
         -k) [ $# -ge 2 ] || { echo "-k needs a pattern" >&2; exit 2; }
             PATTERNS+=(-k "$2"); shift ;;
         -k*) PATTERNS+=(-k "${1#-k}") ;;
@@ -55,7 +58,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ ${#DATABASES[@]} -gt 0 ] || DATABASES=(sqlite postgresql)
+[ ${#DATABASES[@]} -gt 0 ] || DATABASES=(sqlite postgresql deploy)
 
 # Asserts must stay on in tests; a configuration file would override the
 # database settings given below.
@@ -105,7 +108,8 @@ setup_venv() {
 fingerprint() {
     {
         (cd "$REPO" && find modules tests -type f ! -name '*.py[co]' \
-            ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum)
+            ! -path '*/__pycache__/*' ! -path 'tests/deploy/*' -print0 \
+            | sort -z | xargs -0 sha256sum)
         "$PY" -m pip freeze --disable-pip-version-check 2>/dev/null \
             | grep -v '^shop.tryton'
         "$PY" -VV
@@ -251,6 +255,8 @@ count_scenarios() {
     done
     SCENARIOS_FOUND[cross-module]=$(expected_scenarios "$REPO/tests") \
         || SCENARIOS_FOUND[cross-module]='?'
+    SCENARIOS_FOUND[deploy]=$(expected_scenarios "$REPO/tests/deploy") \
+        || SCENARIOS_FOUND[deploy]='?'
 }
 
 # --- one database --------------------------------------------------------------
@@ -302,6 +308,15 @@ run_postgresql() {
         run_database postgresql
     pg_label_templates "$fp" || true
     pg_drop_database "$db_name" || true
+}
+
+# The deployment tests: one row of the PostgreSQL results.  The smoke test
+# runs docker/'s scripts on PostgreSQL in a database of its own; it skips
+# itself when PostgreSQL does not answer (a failure with CI=true).
+run_deploy() {
+    PGHOST=$PG_HOST PGPORT=$PG_PORT PGUSER=$PG_USER \
+        run_suite postgresql deploy "$REPO/tests/deploy" -- \
+        discover -s . -t . -v
 }
 
 # --- report --------------------------------------------------------------------
