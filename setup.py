@@ -37,6 +37,12 @@ def requirements():
         + ['python-sql>=1.5', 'line-bot-sdk>=3.0,<4'])
 
 
+# The deployment (docker/): core's country and currency import scripts
+# (proteus and pycountry); its tests validate the compose file.
+DEPLOY = [
+    'trytond_country[data]>=8.0,<8.1', 'trytond_currency[data]>=8.0,<8.1']
+DEPLOY_TEST = DEPLOY + ['jsonschema>=4.18', 'PyYAML>=6']
+
 packages, package_dir, package_data = [], {}, {}
 for module in MODULES:
     package = 'trytond.modules.%s' % module
@@ -55,7 +61,9 @@ setup(
     package_data=package_data,
     install_requires=requirements(),
     extras_require={
-        'test': ['proteus>=8.0,<8.1', 'trytond_stock_forecast>=8.0,<8.1'],
+        'test': ['proteus>=8.0,<8.1', 'trytond_stock_forecast>=8.0,<8.1']
+        + DEPLOY_TEST,
+        'deploy': DEPLOY,
         },
     entry_points={
         'trytond.modules': [

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Run every test of the project: the unit tests and scenarios of shop_crm and
 # shop_sale_insight, then the cross-module scenarios of tests/, first on
-# SQLite and then on PostgreSQL.
+# SQLite and then on PostgreSQL, then the deployment tests of tests/deploy/.
 #
-# Usage: scripts/test.sh [sqlite|browser|postgresql]... [-k PATTERN]...
+# Usage: scripts/test.sh [sqlite|browser|postgresql|deploy]... [-k PATTERN]...
 #
 #   sqlite, postgresql  run only on these databases (default: both)
 #   browser             run only the browser suite (tests/browser/run.sh,
 #                       by default after the SQLite suites)
+#   deploy              run only the deployment tests (default: with both):
+#                       the compose file and Dockerfile checks, and the
+#                       smoke test of docker/'s scripts on PostgreSQL
 #   -k PATTERN          passed to unittest: only run the tests (and
 #                       scenarios) matching PATTERN; the check that every
 #                       scenario ran is then turned off
@@ -49,7 +52,7 @@ PATTERNS=()
 BROWSER_ASKED=false
 while [ $# -gt 0 ]; do
     case $1 in
-        sqlite|postgresql) DATABASES+=("$1") ;;
+        sqlite|postgresql|deploy) DATABASES+=("$1") ;;
         browser) DATABASES+=("$1"); BROWSER_ASKED=true ;;
         -k) [ $# -ge 2 ] || { echo "-k needs a pattern" >&2; exit 2; }
             PATTERNS+=(-k "$2"); shift ;;
@@ -59,7 +62,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ ${#DATABASES[@]} -gt 0 ] || DATABASES=(sqlite browser postgresql)
+[ ${#DATABASES[@]} -gt 0 ] || DATABASES=(sqlite browser postgresql deploy)
 
 # Asserts must stay on in tests; a configuration file would override the
 # database settings given below.
@@ -109,7 +112,8 @@ setup_venv() {
 fingerprint() {
     {
         (cd "$REPO" && find modules tests -type f ! -name '*.py[co]' \
-            ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum)
+            ! -path '*/__pycache__/*' ! -path 'tests/deploy/*' -print0 \
+            | sort -z | xargs -0 sha256sum)
         "$PY" -m pip freeze --disable-pip-version-check 2>/dev/null \
             | grep -v '^shop.tryton'
         "$PY" -VV
@@ -255,6 +259,8 @@ count_scenarios() {
     done
     SCENARIOS_FOUND[cross-module]=$(expected_scenarios "$REPO/tests") \
         || SCENARIOS_FOUND[cross-module]='?'
+    SCENARIOS_FOUND[deploy]=$(expected_scenarios "$REPO/tests/deploy") \
+        || SCENARIOS_FOUND[deploy]='?'
 }
 
 # --- one database --------------------------------------------------------------
@@ -337,6 +343,15 @@ run_browser() {
         failed=1; note="exit code $rc"
     fi
     add_row browser suite 0 0 0 "$passed" "$failed" 0 $((SECONDS - start)) "$note"
+}
+
+# The deployment tests: one row of the PostgreSQL results.  The smoke test
+# runs docker/'s scripts on PostgreSQL in a database of its own; it skips
+# itself when PostgreSQL does not answer (a failure with CI=true).
+run_deploy() {
+    PGHOST=$PG_HOST PGPORT=$PG_PORT PGUSER=$PG_USER \
+        run_suite postgresql deploy "$REPO/tests/deploy" -- \
+        discover -s . -t . -v
 }
 
 # --- report --------------------------------------------------------------------
