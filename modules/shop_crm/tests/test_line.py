@@ -9,6 +9,7 @@ import json
 import threading
 import urllib.parse
 import uuid
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest.mock import patch
 
@@ -1291,6 +1292,15 @@ class LineTestCase(RouteTestCase):
                     }])
         return user
 
+    @contextmanager
+    def _rpc_as(self, user, company):
+        "Call as the user through RPC, with access checks"
+        transaction = Transaction()
+        with transaction.set_user(user.id), transaction.set_context(
+                company=company.id, companies=[company.id]), \
+                check_access():
+            yield
+
     @with_transaction()
     def test_message_workflow_fields(self):
         "Test users cannot write the state, status or key of a message"
@@ -1300,10 +1310,7 @@ class LineTestCase(RouteTestCase):
         party, = self._message_setup()
         message, = self._messages([party])
         user = self._user(company, ['group_crm'])
-        with Transaction().set_user(user.id), \
-                Transaction().set_context(
-                    company=company.id, companies=[company.id]), \
-                check_access():
+        with self._rpc_as(user, company):
             for values in [
                     {'state': 'sent'}, {'http_status': 200},
                     {'retry_key': str(uuid.uuid4())},
@@ -1331,10 +1338,7 @@ class LineTestCase(RouteTestCase):
             Channel(self.channel_id), {'events': [event('follow', user_id())]})
         Transaction().tasks.clear()
         user = self._user(company, ['group_crm', 'group_crm_admin'])
-        with Transaction().set_user(user.id), \
-                Transaction().set_context(
-                    company=company.id, companies=[company.id]), \
-                check_access():
+        with self._rpc_as(user, company):
             for values in [
                     {'type': 'message'}, {'user_id': user_id()},
                     {'payload': '{}'}, {'state': 'done'}]:
@@ -1360,10 +1364,7 @@ class LineTestCase(RouteTestCase):
         other = create_company(name="Other Shop")
         party, = Party.create([{'name': "Customer"}])
         user = self._user(company, ['group_crm'])
-        with Transaction().set_user(user.id), \
-                Transaction().set_context(
-                    company=company.id, companies=[company.id]), \
-                check_access():
+        with self._rpc_as(user, company):
             for values in [
                     {'code': 'AAAAAAAA'},
                     {'expiration_date': dt.datetime(2030, 1, 1)},
