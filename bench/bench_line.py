@@ -192,6 +192,16 @@ def main():
                 name, items, items / seconds, goal or ''))
 
 
+class Results(list):
+    "The figures, also printed as soon as measured"
+
+    def append(self, result):
+        name, items, seconds, goal = result
+        print("%-20s %8d %12.1f %8s" % (
+                name, items, items / seconds, goal or ''), flush=True)
+        super().append(result)
+
+
 class Worker:
     "Run trytond-worker until the queue tasks after the mark are finished"
 
@@ -237,7 +247,7 @@ def run(args, api, pool, database, channel_id, identifier, client, count):
     url = '/%s/shop_crm/line/%s/webhook' % (database, identifier)
     n = args.events
     channel_domain = [('channel', '=', channel_id)]
-    results = []
+    results = Results()
 
     # New friends: follow events, each with a Get Profile in the worker
     users = ['U' + uuid.uuid4().hex for _ in range(n)]
