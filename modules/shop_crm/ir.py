@@ -9,5 +9,8 @@ class Cron(metaclass=PoolMeta):
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        cls.method.selection.append(
-            ('party.crm.engagement|compute', "Compute Customer Engagement"))
+        cls.method.selection.extend([
+                ('party.crm.engagement|compute',
+                    "Compute Customer Engagement"),
+                ('party.crm.line.scenario|run', "Send LINE Scenario Steps"),
+                ])

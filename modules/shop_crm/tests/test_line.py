@@ -4,19 +4,27 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import io
 import json
 import threading
 import urllib.parse
 import uuid
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest.mock import patch
 
 from trytond import backend
+from trytond.config import config
+from trytond.model.exceptions import AccessError, ValidationError
 from trytond.modules.company.tests import create_company, set_company
+from trytond.modules.shop_crm.line_channel import (
+    batch_retry_key, retry_delay)
+from trytond.modules.shop_crm.line_event import EVENT_ID
+from trytond.modules.shop_crm.line_message import pack
 from trytond.pool import Pool
 from trytond.tests.test_tryton import (
     DB_NAME, RouteTestCase, with_transaction)
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, check_access
 
 SECRET = 'test-channel-secret'
 TOKEN = 'test-access-token'
@@ -430,7 +438,7 @@ class LineTestCase(RouteTestCase):
 
     def test_link_code(self):
         "Test a friend sending a link code is merged onto the party"
-        with Transaction().start(self.db_name, 1) as transaction:
+        with Transaction().start(self.db_name, 0) as transaction:
             pool = Pool()
             Party = pool.get('party.party')
             LinkCode = pool.get('party.crm.line.link_code')
@@ -452,8 +460,6 @@ class LineTestCase(RouteTestCase):
                         'type': 'text', 'id': '1', 'quoteToken': 'q',
                         'text': " %s " % code.lower()})])
         self.assertEqual(response.status_code, 200)
-        self.assertEqual(self.search('party.contact_mechanism', [
-                    ('id', '=', friend_id)]), [])
         contact, = self.read('party.contact_mechanism', self.search(
                 'party.contact_mechanism', [('value', '=', uid)]),
             ['party', 'active'])
@@ -489,7 +495,7 @@ class LineTestCase(RouteTestCase):
                     'marketing_consent': consent,
                     'contact_mechanisms': [('create', [{
                                     'type': 'line',
-                                    'value': 'U%032x' % i,
+                                    'value': user_id(),
                                     }])],
                     } for i in range(count)])
         return parties
@@ -518,8 +524,10 @@ class LineTestCase(RouteTestCase):
         self.assertEqual(message.http_status, 200)
         request, = self.api.posts()
         self.assertEqual(request['path'], '/v2/bot/message/push')
-        self.assertEqual(request['retry_key'], message.retry_key)
-        self.assertEqual(request['body']['to'], 'U%032x' % 0)
+        self.assertEqual(
+            request['retry_key'], batch_retry_key([message.retry_key]))
+        self.assertEqual(
+            request['body']['to'], party.contact_mechanisms[0].value)
         self.assertEqual(
             request['body']['messages'], [{'type': 'text', 'text': "Hello"}])
         interaction, = Interaction.search([('party', '=', party.id)])
@@ -561,9 +569,21 @@ class LineTestCase(RouteTestCase):
         self.assertEqual(len({p['retry_key'] for p in posts}), 3)
         self.assertEqual({m.state for m in messages}, {'sent'})
 
+    def _send_tasks(self):
+        pool = Pool()
+        Queue = pool.get('ir.queue')
+        return [t for t in Queue.search([], order=[('id', 'ASC')])
+            if t.data['model'] == 'party.crm.line.message'
+            and t.data['method'] == 'send']
+
+    def assertScheduledIn(self, task, before, seconds):
+        delay = (task.scheduled_at - before).total_seconds()
+        self.assertGreaterEqual(delay, seconds)
+        self.assertLess(delay, seconds + 1)
+
     @with_transaction()
     def test_retry_same_key(self):
-        "Test 429 and 500 are retried with the same key"
+        "Test 429 and 500 are queued again after Retry-After, same key"
         pool = Pool()
         Message = pool.get('party.crm.line.message')
         party, = self._message_setup()
@@ -571,16 +591,58 @@ class LineTestCase(RouteTestCase):
         self.api.responses.extend([
                 (429, {'Retry-After': '7'}), (500, {})])
         Message.queue([message])
-        with patch.object(Message, '_sleep') as sleep, \
+        with patch('time.sleep') as sleep, \
                 Transaction().set_context(line_retry_base=0.5):
+            first, = self._send_tasks()
+            self.assertEqual(list(first.data['args']), [0])
+            before = dt.datetime.now()
             Message.send([message])
-        self.assertEqual(
-            [c.args[0] for c in sleep.call_args_list], [7.0, 1.0])
+            self.assertEqual(message.state, 'queued')
+            self.assertEqual(message.http_status, 429)
+            _, second = self._send_tasks()
+            self.assertEqual(list(second.data['instances']), [message.id])
+            self.assertEqual(list(second.data['args']), [1])
+            self.assertScheduledIn(second, before, 7)
+
+            before = dt.datetime.now()
+            Message.send([message], 1)
+            _, _, third = self._send_tasks()
+            self.assertEqual(list(third.data['args']), [2])
+            # no Retry-After: 0.5 * 2 ** 1
+            self.assertScheduledIn(third, before, 1)
+            Message.send([message], 2)
+        sleep.assert_not_called()
         posts = self.api.posts()
         self.assertEqual(len(posts), 3)
         self.assertEqual({p['retry_key'] for p in posts},
-            {message.retry_key})
+            {batch_retry_key([message.retry_key])})
         self.assertEqual(message.state, 'sent')
+        self.assertEqual(len(self._send_tasks()), 3)
+
+    def test_retry_policy(self):
+        "Test the retry delay honours Retry-After in seconds and as a date"
+        now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+        self.assertEqual(retry_delay('7', 3), 7)
+        self.assertEqual(retry_delay(None, 0), 1)
+        self.assertEqual(retry_delay(None, 3, base=0.5), 4)
+        self.assertEqual(retry_delay(
+                'Thu, 01 Jan 2026 00:00:30 GMT', 0, now=now), 30)
+        self.assertEqual(retry_delay('soon', 2), 4)
+        self.assertEqual(retry_delay('-5', 0), 0)
+
+    def test_batch_retry_key(self):
+        "Test the retry key depends on the whole batch, not its order"
+        self.assertEqual(
+            batch_retry_key(['a', 'b']), batch_retry_key(['b', 'a']))
+        self.assertNotEqual(
+            batch_retry_key(['a', 'b']), batch_retry_key(['a']))
+        uuid.UUID(batch_retry_key(['a']))
+
+    def test_pack(self):
+        "Test groups are packed into batches of at most 500"
+        batches = pack([[1] * 700, [2] * 3, [3] * 499, [4]])
+        self.assertEqual([len(b) for b in batches], [500, 203, 500])
+        self.assertEqual(batches[2], [3] * 499 + [4])
 
     @with_transaction()
     def test_conflict_is_sent(self):
@@ -603,8 +665,9 @@ class LineTestCase(RouteTestCase):
         message, = self._messages([party])
         self.api.responses.extend([(500, {})] * 5)
         Message.queue([message])
-        with patch.object(Message, '_sleep'):
-            Message.send([message])
+        for attempt in range(5):
+            self.assertEqual(message.state, 'queued')
+            Message.send([message], attempt)
         self.assertEqual(message.state, 'failed')
         self.assertEqual(message.http_status, 500)
         self.assertEqual(len(self.api.posts()), 5)
@@ -618,6 +681,22 @@ class LineTestCase(RouteTestCase):
         self.assertEqual(message.state, 'failed')
         self.assertEqual(message.http_status, 400)
         self.assertEqual(len(self.api.posts()), 1)
+
+    @with_transaction()
+    def test_personalised_texts(self):
+        "Test the same text is multicast and different texts are pushed"
+        pool = Pool()
+        Message = pool.get('party.crm.line.message')
+        parties = self._message_setup(4)
+        messages = (self._messages(parties[:3], "Sale")
+            + self._messages(parties[3:], "Hello Customer 3"))
+        Message.queue(messages)
+        self.assertEqual(len(self._send_tasks()), 1)
+        Message.send(messages)
+        paths = sorted(p['path'] for p in self.api.posts())
+        self.assertEqual(paths, [
+                '/v2/bot/message/multicast', '/v2/bot/message/push'])
+        self.assertEqual({m.state for m in messages}, {'sent'})
 
     @with_transaction()
     def test_segment_push_wizard(self):
@@ -671,6 +750,7 @@ class LineTestCase(RouteTestCase):
                                     "{unknown}",
                                     }])],
                     **values}])
+        Scenario.start([scenario])
         return scenario
 
     @with_transaction()
@@ -788,3 +868,561 @@ class LineTestCase(RouteTestCase):
                 ('party', 'in', [at_risk.id, loyal.id])])
         self.assertEqual(message.party, at_risk)
         self.assertEqual(message.state, 'queued')
+
+    def _counts(self):
+        with Transaction().start(self.db_name, 0, context={
+                    'active_test': False}):
+            pool = Pool()
+            return {name: pool.get(name).search([], count=True)
+                for name in [
+                    'party.party', 'party.contact_mechanism',
+                    'party.crm.interaction', 'party.crm.inquiry',
+                    'party.crm.line.scenario.enrollment']}
+
+    def _malformed_events(self):
+        "Yield signed bodies of malformed events"
+        def message(text):
+            return {'type': 'text', 'id': '1', 'quoteToken': 'q',
+                'text': text}
+        common = [
+            ('source', None), ('source', []), ('source', 'user'),
+            ('source', {'type': 'user'}),
+            ('source', {'type': 'user', 'userId': None}),
+            ('source', {'type': 'user', 'userId': ''}),
+            ('source', {'type': 'user', 'userId': 42}),
+            ('source', {'type': 'user', 'userId': ' U' + '0' * 32}),
+            ('source', {'type': 'user', 'userId': 'U\x00' + '0' * 31}),
+            ('source', {'type': 'user', 'userId': 'u' + '0' * 32}),
+            ('source', {'type': 'user', 'userId': 'U' + '0' * 33}),
+            ('source', {'type': 'user', 'userId': 'U' + 'g' * 32}),
+            ('timestamp', '1767225600000'), ('timestamp', -1),
+            ('timestamp', 0), ('timestamp', 10 ** 20), ('timestamp', True),
+            ('timestamp', 1.5e300), ('timestamp', None), ('timestamp', []),
+            ('type', None), ('type', 42), ('type', ''), ('type', 'a' * 100),
+            ('type', []), ('type', 'fo\x00llow'), ('type', '\ud800'),
+            ('deliveryContext', 'yes'), ('deliveryContext', []),
+            ('deliveryContext', {'isRedelivery': 'no'}),
+            ('deliveryContext', {'isRedelivery': None}),
+            ('replyToken', '\ud800'), ('mode', '\x00'),
+            ('extra\x00key', 1), ('extra', ['\ud800']),
+            ('extra', {'key': '\x00'}),
+            ]
+        specific = {
+            'message': [
+                ('message', None), ('message', 'hello'), ('message', {}),
+                ('message', message('')), ('message', message('   \n')),
+                ('message', message(None)), ('message', message(42)),
+                ('message', message('x' * 5001)),
+                ('message', message('a\x00b')),
+                ('message', message('\udc00')),
+                ('message', message('ok \ud83d')),
+                ('message', {'type': 42}),
+                ],
+            'postback': [
+                ('postback', None), ('postback', {}),
+                ('postback', {'data': 1}), ('postback', {'data': 'x' * 301}),
+                ('postback', {'data': '\x00'}),
+                ],
+            }
+        for type_ in ['follow', 'unfollow', 'message', 'postback']:
+            for key, value in common + specific.get(type_, []):
+                data = event(type_, user_id(),
+                    message=message("hi"), postback={'data': 'a=1'})
+                data[key] = value
+                yield [data]
+        for event_id in [None, 42, '', ' ABC', 'A' * 65, 'A\x00B', '\ud800',
+                ['A']]:
+            yield [dict(event('follow', user_id()), webhookEventId=event_id)]
+        yield ['not an event']
+        yield [None]
+        yield {'events': {}}
+        yield 'events'
+
+    def test_malformed_events(self):
+        "Test signed malformed events leave nothing partial or pending"
+        before = self._counts()
+        answers, event_ids = [], []
+        for events in self._malformed_events():
+            if isinstance(events, list):
+                body = json.dumps({'destination': 'U' + '0' * 32,
+                        'events': events}).encode()
+                event_ids += [e['webhookEventId'] for e in events
+                    if isinstance(e, dict)
+                    and isinstance(e.get('webhookEventId'), str)
+                    and EVENT_ID.fullmatch(e['webhookEventId'])]
+            else:
+                body = json.dumps(events).encode()
+            answers.append(self.post(None, body=body))
+        # The same events together in one body
+        batch = [dict(e[0], webhookEventId=uuid.uuid4().hex)
+            for e in self._malformed_events()
+            if isinstance(e, list) and isinstance(e[0], dict)
+            and isinstance(e[0].get('webhookEventId'), str)
+            and len(e[0]['webhookEventId']) == 26]
+        event_ids += [e['webhookEventId'] for e in batch]
+        answers.append(self.post(batch))
+        answers.append(self.post(None, body=b'[' * 100000 + b']' * 100000))
+        self.assertGreaterEqual(len(event_ids), 200)
+        self.assertEqual([a.status_code for a in answers
+                if a.status_code >= 500], [])
+        self.assertEqual([a.content_type for a in answers
+                if a.content_type != 'application/json'], [])
+        for answer in answers:
+            self.assertIsInstance(answer.json, dict)
+        self.assertEqual(self._counts(), before)
+        states = {e['state'] for e in self.read(
+                'party.crm.line.event',
+                self.search('party.crm.line.event', [
+                        ('webhook_event_id', 'in', event_ids)]),
+                ['state'])}
+        self.assertEqual(states, {'failed'})
+        self.assertEqual(self.search('party.crm.line.event', [
+                    ('state', '=', 'pending')]), [])
+
+    def test_failed_processing_rolls_back(self):
+        "Test a failing event keeps nothing and re-processing is idempotent"
+        pool = Pool(self.db_name)
+        Event = pool.get('party.crm.line.event')
+        uid = user_id()
+        before = self._counts()
+
+        def broken(self, *args):
+            raise RuntimeError("inquiry failed")
+        with patch.object(Event, '_open_inquiry', broken):
+            response = self.post([event('message', uid, message={
+                            'type': 'text', 'id': '1', 'quoteToken': 'q',
+                            'text': "Hello"})])
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(self._counts(), before)
+        event_id, = self.search('party.crm.line.event', [
+                ('user_id', '=', uid)])
+        record, = self.read(
+            'party.crm.line.event', [event_id], ['state', 'error'])
+        self.assertEqual(record['state'], 'failed')
+        self.assertEqual(record['error'], "inquiry failed")
+
+        for _ in range(2):
+            with Transaction().start(self.db_name, 0) as transaction:
+                Event.process([Event(event_id)])
+                transaction.commit()
+        record, = self.read('party.crm.line.event', [event_id], ['state'])
+        self.assertEqual(record['state'], 'done')
+        after = self._counts()
+        self.assertEqual(
+            after['party.crm.interaction'],
+            before['party.crm.interaction'] + 1)
+        self.assertEqual(after['party.party'], before['party.party'] + 1)
+        self.assertEqual(
+            after['party.crm.inquiry'], before['party.crm.inquiry'] + 1)
+
+    def test_database_error_not_swallowed(self):
+        "Test a database error raised while processing is not swallowed"
+        pool = Pool(self.db_name)
+        Event = pool.get('party.crm.line.event')
+        uid = user_id()
+        with Transaction().start(self.db_name, 0) as transaction:
+            channel = pool.get('party.crm.line.channel')(self.channel_id)
+            record, = Event.receive(channel, {'events': [
+                        event('follow', uid)]})
+            transaction.tasks.clear()
+
+            def busy(self):
+                raise backend.DatabaseOperationalError("busy")
+            with patch.object(Event, '_process_follow', busy):
+                with self.assertRaises(backend.DatabaseOperationalError):
+                    Event.process([record])
+            self.assertEqual(Event(record.id).state, 'pending')
+            transaction.rollback()
+
+    def test_follow_and_message_threads(self):
+        "Test follow and message of 30 new users in two threads"
+        if backend.name == 'sqlite':
+            self.skipTest("concurrent transactions need PostgreSQL")
+        users = [user_id() for _ in range(30)]
+        statuses = []
+        barrier = threading.Barrier(2)
+
+        def run(type_):
+            barrier.wait()
+            for uid in users:
+                statuses.append(self.post([event(type_, uid, message={
+                                    'type': 'text', 'id': '1',
+                                    'quoteToken': 'q', 'text': "Hi"})]
+                        ).status_code)
+        threads = [threading.Thread(target=run, args=(t,))
+            for t in ['follow', 'message']]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(statuses, [200] * 60)
+        contacts = self.read('party.contact_mechanism', self.search(
+                'party.contact_mechanism', [('value', 'in', users)]),
+            ['party', 'value'])
+        self.assertEqual(sorted(c['value'] for c in contacts), sorted(users))
+        self.assertEqual(len({c['party'] for c in contacts}), 30)
+        self.assertEqual(self.search('party.crm.line.event', [
+                    ('user_id', 'in', users),
+                    ('state', '!=', 'done')]), [])
+
+    def test_request_only_stores_and_queues(self):
+        "Test with a worker the request neither processes nor calls LINE"
+        uid = user_id()
+        config.set('queue', 'worker', 'True')
+        try:
+            response = self.post(
+                [event('follow', user_id()) for _ in range(5)]
+                + [event('follow', uid)])
+        finally:
+            config.set('queue', 'worker', 'False')
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual([r for r in self.api.requests
+                if r['method'] == 'GET'], [])
+        event_id, = self.search('party.crm.line.event', [
+                ('user_id', '=', uid)])
+        record, = self.read('party.crm.line.event', [event_id], ['state'])
+        self.assertEqual(record['state'], 'pending')
+        with Transaction().start(self.db_name, 0) as transaction:
+            Queue = Pool().get('ir.queue')
+            Event = Pool().get('party.crm.line.event')
+            events = Event.search([('state', '=', 'pending')])
+            self.assertEqual(len(events), 6)
+            tasks = [t for t in Queue.search([
+                        ('name', '=', 'shop_crm_line'),
+                        ('dequeued_at', '=', None)])
+                if t.data['model'] == 'party.crm.line.event']
+            self.assertEqual(
+                sorted(t.data['instances'][0] for t in tasks),
+                sorted(e.id for e in events))
+            Queue.delete(tasks)
+            Event.process(events)
+            transaction.commit()
+        record, = self.read('party.crm.line.event', [event_id], ['state'])
+        self.assertEqual(record['state'], 'done')
+
+    def test_chunked_body_too_large(self):
+        "Test a chunked body over 1 MiB is refused with 413"
+        body = b'{"events": []}' + b' ' * (1024 * 1024)
+        response = self.client().post(
+            self.url(), input_stream=io.BytesIO(body),
+            environ_overrides={'wsgi.input_terminated': True}, headers={
+                'Transfer-Encoding': 'chunked',
+                'X-Line-Signature': sign(body),
+                })
+        self.assertEqual(response.status_code, 413)
+        self.assertEqual(response.json, {'error': "body too large"})
+
+    def test_identifier_exact(self):
+        "Test only the exact identifier reaches the channel"
+        for identifier in [
+                ' %s' % self.identifier, '%s ' % self.identifier,
+                self.identifier.upper(), self.identifier[:-1]]:
+            with self.subTest(identifier=identifier):
+                response = self.post([], identifier=identifier)
+                self.assertEqual(response.status_code, 404)
+                self.assertEqual(response.json, {'error': "unknown channel"})
+
+    def test_long_display_name(self):
+        "Test a long LINE display name is cut to fit a party name"
+        uid = user_id()
+        with patch.object(
+                Pool(self.db_name).get('party.crm.line.channel'),
+                'get_profile_name', lambda self, user_id: 'x' * 500):
+            self.post([event('follow', uid)])
+        contact, = self.read('party.contact_mechanism', self.search(
+                'party.contact_mechanism', [('value', '=', uid)]),
+            ['party'])
+        party, = self.read('party.party', [contact['party']], ['name'])
+        self.assertEqual(party['name'], 'x' * 100)
+
+    @with_transaction()
+    def test_channel_copy(self):
+        "Test a LINE channel duplicates with its own webhook identifier"
+        pool = Pool()
+        Channel = pool.get('party.crm.line.channel')
+        channel = Channel(self.channel_id)
+        copy, = Channel.copy([channel])
+        self.assertNotEqual(copy.identifier, channel.identifier)
+        self.assertEqual(len(copy.identifier), 32)
+        self.assertEqual(copy.channel_secret, SECRET)
+        self.assertEqual(copy.access_token, TOKEN)
+        self.assertEqual(copy.company, channel.company)
+
+    @with_transaction()
+    def test_step_deletion_and_reorder_resend_nothing(self):
+        "Test deleting or reordering steps never sends a step twice"
+        pool = Pool()
+        Scenario = pool.get('party.crm.line.scenario')
+        Step = pool.get('party.crm.line.scenario.step')
+        Enrollment = pool.get('party.crm.line.scenario.enrollment')
+        scenario = self._scenario()
+        Step.create([{
+                    'scenario': scenario.id, 'sequence': 3,
+                    'delay': dt.timedelta(days=2), 'text': "Third"}])
+        first, second, third = scenario.steps
+        party, = self._message_setup()
+        start = dt.datetime(2026, 1, 5, 9, 0)
+        with Transaction().set_context(line_now=start):
+            enrollment, = Scenario.enroll('follow', [party], self.company_id)
+            self.assertEqual(
+                [m.text for m in Enrollment.send_due([enrollment])],
+                ["Welcome Customer 0!"])
+        # Reordered: the first step now comes last
+        Step.write([first], {'sequence': 10})
+        Step.delete([second])
+        for now, texts, state in [
+                (start + dt.timedelta(days=1), [], 'running'),
+                (start + dt.timedelta(days=2), ["Third"], 'done'),
+                (start + dt.timedelta(days=3), [], 'done'),
+                ]:
+            with self.subTest(now=now), \
+                    Transaction().set_context(line_now=now):
+                self.assertEqual(
+                    [m.text for m in Enrollment.send_due([enrollment])],
+                    texts)
+                self.assertEqual(enrollment.state, state)
+        self.assertEqual(
+            sorted(a.step.text for a in enrollment.activities),
+            ["Third", "Welcome {name}!"])
+
+    @with_transaction()
+    def test_scenario_workflow(self):
+        "Test only running scenarios enroll"
+        pool = Pool()
+        Scenario = pool.get('party.crm.line.scenario')
+        scenario = self._scenario()
+        party, other = self._message_setup(2)
+        Scenario.stop([scenario])
+        self.assertEqual(scenario.state, 'stopped')
+        self.assertEqual(
+            Scenario.enroll('follow', [party], self.company_id), [])
+        Scenario.draft([scenario])
+        self.assertEqual(scenario.state, 'draft')
+        Scenario.start([scenario])
+        enrollment, = Scenario.enroll(
+            'follow', [party, party], self.company_id)
+        self.assertEqual(enrollment.party, party)
+        self.assertEqual(
+            len(Scenario.enroll('follow', [party, other], self.company_id)),
+            1)
+
+    @with_transaction()
+    def test_step_validation(self):
+        "Test a negative delay and a text over 5,000 characters are refused"
+        pool = Pool()
+        Step = pool.get('party.crm.line.scenario.step')
+        scenario = self._scenario()
+        for values in [
+                {'delay': dt.timedelta(seconds=-1)},
+                {'text': 'x' * 5001},
+                ]:
+            with self.subTest(values=values), \
+                    self.assertRaises(ValidationError):
+                Step.create([{'scenario': scenario.id, 'text': "ok",
+                            **values}])
+        step, = Step.create([{'scenario': scenario.id, 'text': 'x' * 5000}])
+        self.assertEqual(len(step.text), 5000)
+
+    @with_transaction()
+    def test_message_text_limit(self):
+        "Test a LINE message over 5,000 characters is refused"
+        party, = self._message_setup()
+        with self.assertRaises(ValidationError) as cm:
+            self._messages([party], 'x' * 5001)
+        self.assertIn('5000', cm.exception.message)
+        message, = self._messages([party], 'x' * 5000)
+        self.assertEqual(len(message.text), 5000)
+
+    def test_merge_moves_every_record(self):
+        "Test linking merges every record of the friend through replace"
+        uid = user_id()
+        self.post([event('follow', uid)])
+        friend_id, = self.search('party.contact_mechanism', [
+                ('value', '=', uid)])
+        source_id = self.read(
+            'party.contact_mechanism', [friend_id], ['party'])[0]['party']
+        with Transaction().start(self.db_name, 0) as transaction:
+            pool = Pool()
+            Party = pool.get('party.party')
+            Category = pool.get('product.category')
+            Rating = pool.get('party.crm.rating')
+            Preference = pool.get('party.crm.preference')
+            LinkCode = pool.get('party.crm.line.link_code')
+            customer, = Party.create([{'name': "Customer"}])
+            category, = Category.create([{'name': "Tea"}])
+            Rating.create([{'company': self.company_id, 'party': source_id,
+                        'date': dt.date(2026, 1, 1), 'score': 4}])
+            Preference.create([{'party': source_id, 'kind': 'like',
+                        'category': category.id}])
+            old_code = LinkCode.generate(Party(source_id), self.company_id)
+            code = LinkCode.generate(customer, self.company_id).code
+            customer_id, old_code_id = customer.id, old_code.id
+            transaction.commit()
+        self.post([event('message', uid, message={
+                        'type': 'text', 'id': '1', 'quoteToken': 'q',
+                        'text': code})])
+        for model in [
+                'party.crm.rating', 'party.crm.preference',
+                'party.crm.line.event', 'party.crm.interaction',
+                'party.contact_mechanism']:
+            with self.subTest(model=model):
+                self.assertEqual(self.search(model, [
+                            ('party', '=', source_id)]), [])
+                self.assertTrue(self.search(model, [
+                            ('party', '=', customer_id)]))
+        link_code, = self.read(
+            'party.crm.line.link_code', [old_code_id], ['party'])
+        self.assertEqual(link_code['party'], customer_id)
+        source, = self.read(
+            'party.party', [source_id], ['active', 'replaced_by'])
+        self.assertEqual(source['replaced_by'], customer_id)
+
+    def _user(self, company, groups):
+        pool = Pool()
+        User = pool.get('res.user')
+        Group = pool.get('res.group')
+        ModelData = pool.get('ir.model.data')
+        user, = User.create([{
+                    'login': 'line-%s' % uuid.uuid4().hex[:8],
+                    'companies': [('add', [company.id])],
+                    'company': company.id,
+                    'groups': [('add', [Group(ModelData.get_id(
+                                        'shop_crm', g)).id
+                                for g in groups])],
+                    }])
+        return user
+
+    @contextmanager
+    def _rpc_as(self, user, company):
+        "Call as the user through RPC, with access checks"
+        transaction = Transaction()
+        with transaction.set_user(user.id), transaction.set_context(
+                company=company.id, companies=[company.id]), \
+                check_access():
+            yield
+
+    @with_transaction()
+    def test_message_workflow_fields(self):
+        "Test users cannot write the state, status or key of a message"
+        pool = Pool()
+        Message = pool.get('party.crm.line.message')
+        company = pool.get('company.company')(self.company_id)
+        party, = self._message_setup()
+        message, = self._messages([party])
+        user = self._user(company, ['group_crm'])
+        with self._rpc_as(user, company):
+            for values in [
+                    {'state': 'sent'}, {'http_status': 200},
+                    {'retry_key': str(uuid.uuid4())},
+                    {'sent_date': dt.datetime(2026, 1, 1)}]:
+                with self.subTest(values=values), \
+                        self.assertRaises(AccessError):
+                    Message.write([Message(message.id)], values)
+            with self.assertRaises(AccessError):
+                Message.create([{'company': company.id,
+                            'channel': self.channel_id,
+                            'party': party.id, 'text': "Hi",
+                            'state': 'sent'}])
+            Message.write([Message(message.id)], {'text': "Edited"})
+            Message.queue([Message(message.id)])
+        self.assertEqual(Message(message.id).state, 'queued')
+
+    @with_transaction()
+    def test_event_received_data(self):
+        "Test users cannot create events or rewrite their received data"
+        pool = Pool()
+        Event = pool.get('party.crm.line.event')
+        Channel = pool.get('party.crm.line.channel')
+        company = pool.get('company.company')(self.company_id)
+        record, = Event.receive(
+            Channel(self.channel_id), {'events': [event('follow', user_id())]})
+        Transaction().tasks.clear()
+        user = self._user(company, ['group_crm', 'group_crm_admin'])
+        with self._rpc_as(user, company):
+            for values in [
+                    {'type': 'message'}, {'user_id': user_id()},
+                    {'payload': '{}'}, {'state': 'done'}]:
+                with self.subTest(values=values), \
+                        self.assertRaises(AccessError):
+                    Event.write([Event(record.id)], values)
+            with self.assertRaises(AccessError):
+                Event.create([{
+                            'webhook_event_id': 'FORGED',
+                            'channel': self.channel_id,
+                            'company': company.id, 'type': 'follow',
+                            'user_id': user_id(), 'payload': '{}'}])
+            Event.process([Event(record.id)])
+        self.assertEqual(Event(record.id).state, 'done')
+
+    @with_transaction()
+    def test_link_code_server_only(self):
+        "Test link codes are generated by the server in the user's company"
+        pool = Pool()
+        LinkCode = pool.get('party.crm.line.link_code')
+        Party = pool.get('party.party')
+        company = pool.get('company.company')(self.company_id)
+        other = create_company(name="Other Shop")
+        party, = Party.create([{'name': "Customer"}])
+        user = self._user(company, ['group_crm'])
+        with self._rpc_as(user, company):
+            for values in [
+                    {'code': 'AAAAAAAA'},
+                    {'expiration_date': dt.datetime(2030, 1, 1)},
+                    {'company': other.id},
+                    ]:
+                with self.subTest(values=values), \
+                        self.assertRaises(AccessError):
+                    LinkCode.create([{'company': company.id,
+                                'party': party.id, **values}])
+            code, = LinkCode.create([{
+                        'company': company.id, 'party': party.id}])
+            self.assertEqual(len(code.code), 8)
+            with self.assertRaises(AccessError):
+                LinkCode.write([code], {
+                        'expiration_date': dt.datetime(2030, 1, 1)})
+            with Transaction().set_context(company=other.id):
+                with self.assertRaises(AccessError):
+                    LinkCode.generate(party, other.id)
+        self.assertEqual(LinkCode.search([
+                    ('company', '=', other.id)], count=True), 0)
+        self.assertLessEqual(
+            code.expiration_date - dt.datetime.now(), dt.timedelta(days=1))
+
+    @with_transaction()
+    def test_push_wizard_other_company(self):
+        "Test the push wizard refuses another company or its channel"
+        pool = Pool()
+        Push = pool.get('party.crm.line.push', type='wizard')
+        Channel = pool.get('party.crm.line.channel')
+        Message = pool.get('party.crm.line.message')
+        company = pool.get('company.company')(self.company_id)
+        other = create_company(name="Other Shop")
+        other_channel, = Channel.create([{
+                    'name': "Other", 'company': other.id,
+                    'channel_secret': 'other', 'access_token': 'other',
+                    'api_url': self.api.url}])
+        parties = self._message_setup(2)
+        user = self._user(company, ['group_crm'])
+        session_id, _, _ = Push.create()
+        with Transaction().set_user(user.id), \
+                Transaction().set_context(
+                    active_model='party.party',
+                    active_ids=[p.id for p in parties],
+                    active_id=parties[0].id):
+            with Transaction().set_context(company=other.id), \
+                    self.assertRaises(AccessError):
+                Push(session_id).default_start(None)
+            for start_company, channel in [
+                    (other, other_channel), (company, other_channel),
+                    (other, Channel(self.channel_id))]:
+                with self.subTest(company=start_company.id,
+                        channel=channel.id), \
+                        Transaction().set_context(company=company.id), \
+                        self.assertRaises(AccessError):
+                    push = Push(session_id)
+                    push.start.company = start_company
+                    push.start.channel = channel
+                    push.start.text = "Sale"
+                    push.transition_send()
+        self.assertEqual(Message.search([
+                    ('party', 'in', [p.id for p in parties])]), [])

@@ -4,7 +4,6 @@
 group: called with the context company B, nothing returns B's data and
 nothing writes in B."""
 import datetime as dt
-import unittest
 from decimal import Decimal
 
 from trytond.exceptions import UserError
@@ -306,7 +305,6 @@ class CompanyIsolationTestCase(ShopDBTestCase):
                             }])
         self._assert_nothing_written(company_b, before)
 
-    @unittest.expectedFailure
     @with_transaction()
     def test_line_push(self):
         "Test the LINE push wizard cannot send through B's channel"
@@ -339,7 +337,6 @@ class CompanyIsolationTestCase(ShopDBTestCase):
                 pass
         self._assert_nothing_written(company_b, before)
 
-    @unittest.expectedFailure
     @with_transaction()
     def test_line_link_code(self):
         "Test a link code cannot be created in company B"
