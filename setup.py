@@ -16,7 +16,7 @@ MODULES = ['shop_crm', 'shop_sale_insight']
 PACKAGE_DATA = [
     'tryton.cfg', '*.xml', 'view/*.xml', 'locale/*.po', '*.fodt',
     'report/*.fodt', 'icons/*.svg', 'doc/*.rst', 'tests/*.rst',
-    'tests/*.json']
+    'tests/*.json', 'tests/data/*']
 
 
 def module_depends(name):
@@ -33,7 +33,8 @@ def requirements():
     modules = sorted({d for m in MODULES for d in module_depends(m)} - core)
     return (['trytond[postgresql]>=8.0,<8.1']
         + ['trytond_%s>=8.0,<8.1' % m for m in modules]
-        + ['python-sql>=1.5', 'line-bot-sdk>=3.0,<4'])
+        + ['python-sql>=1.5', 'line-bot-sdk>=3.0,<4']
+        + ['scipy>=1.8'])
 
 
 packages, package_dir, package_data = [], {}, {}
