@@ -96,23 +96,29 @@ def _bgnbd_gradient(params, data):
 def _fit(negative_log_likelihood, start, jac=False):
     """Minimise over the logarithms of the parameters, which must be > 0
 
-    L-BFGS-B converges in some tens of evaluations; Nelder-Mead, slower
-    but without gradient, takes over when it does not."""
+    L-BFGS-B converges in some tens of evaluations; when it stops without
+    converging (as on a flat ridge, a and b growing together when the
+    dropout probability barely varies), Nelder-Mead runs too and the
+    better finite optimum is kept."""
+    def value(log_params):
+        return negative_log_likelihood(log_params)[0] if jac else (
+            negative_log_likelihood(log_params))
+
     start = np.log(start)
-    result = optimize.minimize(
-        negative_log_likelihood, start, method='L-BFGS-B', jac=jac,
-        options={'ftol': 1e-13, 'gtol': 1e-9})
-    if not result.success:
-        def value(log_params):
-            return negative_log_likelihood(log_params)[0] if jac else (
-                negative_log_likelihood(log_params))
-        result = optimize.minimize(
-            value, start, method='Nelder-Mead',
-            options={'xatol': 1e-7, 'fatol': 1e-10, 'maxiter': 20000,
-                'maxfev': 20000})
-    if not result.success or not np.all(np.isfinite(result.x)):
+    results = [optimize.minimize(
+            negative_log_likelihood, start, method='L-BFGS-B', jac=jac,
+            options={'ftol': 1e-13, 'gtol': 1e-9})]
+    if not results[0].success:
+        results.append(optimize.minimize(
+                value, start, method='Nelder-Mead',
+                options={'xatol': 1e-7, 'fatol': 1e-10, 'maxiter': 2000,
+                    'maxfev': 2000}))
+    results = [r for r in results
+        if np.all(np.isfinite(r.x)) and np.isfinite(value(r.x))
+        and np.all(np.abs(r.x) < 700)]
+    if not results:
         return None
-    return np.exp(result.x)
+    return np.exp(min(results, key=lambda r: value(r.x)).x)
 
 
 def fit_bgnbd(x, t_x, T, weights=None):
