@@ -17,7 +17,7 @@ PACKAGE_DATA = [
     'tryton.cfg', '*.xml', 'view/*.xml', 'locale/*.po', '*.fodt',
     'locale/core/*/*.po',
     'report/*.fodt', 'icons/*.svg', 'doc/*.rst', 'tests/*.rst',
-    'tests/*.json']
+    'tests/*.json', 'tests/data/*']
 
 
 def module_depends(name):
@@ -34,7 +34,8 @@ def requirements():
     modules = sorted({d for m in MODULES for d in module_depends(m)} - core)
     return (['trytond[postgresql]>=8.0,<8.1']
         + ['trytond_%s>=8.0,<8.1' % m for m in modules]
-        + ['python-sql>=1.5', 'line-bot-sdk>=3.0,<4'])
+        + ['python-sql>=1.5', 'line-bot-sdk>=3.0,<4']
+        + ['scipy>=1.8'])
 
 
 # The deployment (docker/): core's country and currency import scripts
