@@ -33,6 +33,7 @@ MATRIX = {
     'party.crm.line.link_code': '---- ---- r--- r--- ---- ----',
     'party.crm.line.message': '---- ---- rcwd rcwd ---- ----',
     'party.crm.line.scenario': '---- ---- rcwd rcwd ---- ----',
+    'party.crm.line.scenario.activity': '---- ---- r--- r--- ---- ----',
     'party.crm.line.scenario.enrollment': '---- ---- r--- r--- ---- ----',
     'party.crm.line.scenario.step': '---- ---- r-wd r-wd ---- ----',
     'party.crm.preference': '---- ---- rcwd rcwd ---- ----',
@@ -46,6 +47,10 @@ MATRIX = {
     'sale.insight.cohort': '---- ---- ---- ---- r--- r---',
     'sale.insight.customer': '---- ---- ---- ---- r--- r---',
     'sale.insight.customer.time_series': '---- ---- ---- ---- r--- r---',
+    'sale.insight.customer_value.backtest': '---- ---- ---- ---- r--- r---',
+    'sale.insight.customer_value.backtest.decile':
+        '---- ---- ---- ---- r--- r---',
+    'sale.insight.fact': '---- ---- ---- ---- r--- r---',
     'sale.insight.forecast': '---- ---- ---- ---- r--- r---',
     'sale.insight.inventory': '---- ---- ---- ---- r--- r---',
     'sale.insight.inventory.category': '---- ---- ---- ---- r--- r---',
@@ -76,6 +81,12 @@ BUTTONS = {
         'crm crm_admin',
     ('party.crm.line.message', 'queue'):
         'crm crm_admin',
+    ('party.crm.line.scenario', 'draft'):
+        'crm crm_admin',
+    ('party.crm.line.scenario', 'start'):
+        'crm crm_admin',
+    ('party.crm.line.scenario', 'stop'):
+        'crm crm_admin',
     }
 
 # wizard: the roles that may run it (party.replace and party.erase are
@@ -85,6 +96,7 @@ WIZARDS = {
     'party.crm.line.push': 'crm crm_admin',
     'party.erase': '',
     'party.replace': '',
+    'sale.insight.fact.rebuild': 'insight_admin',
     'sale.insight.forecast.compute': 'insight_admin',
     }
 
