@@ -256,10 +256,12 @@ class Engagement(metaclass=PoolMeta):
         def money(value):
             return Decimal(repr(float(value))).quantize(exponent)
 
+        # Rounded to the digits of the fields: the client takes a value
+        # it cannot display as a change of the record
         rows = [(
-                int(party), float(alive), float(orders), money(profit),
-                money(revenue), float(churn), churn_band(churn),
-                prediction['method'])
+                int(party), round(float(alive), 4), round(float(orders), 2),
+                money(profit), money(revenue), round(float(churn), 4),
+                churn_band(round(float(churn), 4)), prediction['method'])
             for party, alive, orders, profit, revenue, churn in zip(
                 parties, prediction['probability_alive'],
                 prediction['expected_orders'],

@@ -754,7 +754,7 @@ async function flowJapanese() {
         const [party] = await rpc('model.party.party.search', [
             [['crm_interactions', '!=', null]], 0, 1, null]);
         await openParty(party);
-        await activePane().locator('.form .nav-tabs a').filter({hasText: 'CRM'}).click();
+        await activePane().locator('.form .nav-tabs a').filter({hasText: '顧客管理'}).click();
         await rpcIdle();
         const text = await activePane().locator('.form').first().innerText();
         for (const label of ['誕生日', '顧客生涯価値']) {

@@ -191,7 +191,6 @@ class DeploymentSmokeTest(unittest.TestCase):
         return status, data, time.monotonic() - start
 
     # --- steps ---------------------------------------------------------------
-    @unittest.skip("second init still rewrites ir_lang/ir_translation")
     def test_1_init_twice(self):
         "init creates the database, a second init changes nothing"
         import pycountry
@@ -200,9 +199,9 @@ class DeploymentSmokeTest(unittest.TestCase):
         process = self.init('init (again)')
         self.assertIn('already imported', process.text())
         second = fingerprint(self.database)
-        changed = sorted(t for t in first.keys() | second.keys()
+        self.state['changed by the second init'] = sorted(
+            t for t in first.keys() | second.keys()
             if first.get(t) != second.get(t))
-        self.assertEqual(changed, [])
 
         self.assertEqual(self.sql(
                 "SELECT code FROM ir_lang WHERE translatable ORDER BY code"),
@@ -224,6 +223,13 @@ class DeploymentSmokeTest(unittest.TestCase):
         self.assertEqual(
             self.sql("SELECT COUNT(*) FROM currency_currency "
                 "WHERE code = 'JPY' AND digits = 0"), [(1,)])
+
+    # Known defect: loading Japanese again rewrites rows of ir_lang and
+    # ir_translation, so the second init is not yet a no-op.
+    @unittest.expectedFailure
+    def test_1b_second_init_changes_nothing(self):
+        "A second init changes no table"
+        self.assertEqual(self.state['changed by the second init'], [])
 
     def test_2_web_serves_the_database(self):
         "trytond starts with the database and logs the admin in"
@@ -261,7 +267,7 @@ class DeploymentSmokeTest(unittest.TestCase):
                     }], context=context)
         (channel_values,) = rpc.model('party.crm.line.channel', 'read',
             [channel], ['identifier'], context=context)
-        rpc.model('party.crm.line.scenario', 'create', [{
+        scenario, = rpc.model('party.crm.line.scenario', 'create', [{
                     'name': "Welcome", 'company': company,
                     'channel': channel, 'trigger': 'follow',
                     'steps': [['create', [{
@@ -272,6 +278,8 @@ class DeploymentSmokeTest(unittest.TestCase):
                                     'text': "Welcome {name}!",
                                     }]]],
                     }], context=context)
+        rpc.model('party.crm.line.scenario', 'start', [scenario],
+            context=context)
         self.state.update(company=company, context=context,
             identifier=channel_values['identifier'])
 
