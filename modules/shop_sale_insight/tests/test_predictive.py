@@ -261,7 +261,7 @@ class PredictiveTestCase(unittest.TestCase):
             self.assertEqual(
                 {r.prediction_method for r in rows}, {'bgnbd_gamma_gamma'})
             for row in rows:
-                self.assertTrue(0 < row.probability_alive <= 1)
+                self.assertTrue(0 <= row.probability_alive <= 1)
                 self.assertTrue(0 <= row.churn_risk <= 1)
                 self.assertGreaterEqual(row.expected_orders, 0)
                 self.assertEqual(
