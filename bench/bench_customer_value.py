@@ -26,11 +26,9 @@ with PYTHONOPTIMIZE=1 as servers run.
 """
 import argparse
 import datetime as dt
-import os
 
-from bench_customers import generate, service_product
-from shop_bench import (
-    add_database_arguments, bench_company, ensure_database, timed)
+from bench_customers import generated_shop
+from shop_bench import add_database_arguments, timed
 
 TODAY = dt.date(2027, 1, 1)
 
@@ -53,19 +51,9 @@ def engagement_alone(Engagement):
 
 def main():
     args = parse_args()
-    os.environ['TRYTOND_DATABASE__URI'] = args.uri
-    ensure_database(args)
-
-    from trytond.pool import Pool
-    from trytond.transaction import Transaction
-    Pool.start()
-    pool = Pool(args.database)
-    pool.init()
-    with Transaction().start(args.database, 0) as transaction:
-        company = bench_company(pool)
-        product = service_product(pool)
-        generate(pool, company, product, args.customers, args.lines)
-        transaction.commit()
+    with generated_shop(args) as (pool, transaction, company):
+        # imported once generated_shop has configured the database
+        from trytond.transaction import Transaction
         context = {
             'company': company.id,
             'companies': [company.id],

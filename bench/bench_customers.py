@@ -26,6 +26,7 @@ activated) on the first run and the generated data replaced on each run.
 import argparse
 import datetime as dt
 import os
+from contextlib import contextmanager
 
 from shop_bench import (
     add_database_arguments, bench_company, ensure_database, timed)
@@ -99,8 +100,10 @@ def generate(pool, company, product, customers, lines):
     cursor.execute("ANALYZE")
 
 
-def main():
-    args = parse_args()
+@contextmanager
+def generated_shop(args):
+    """Start the database of args, fill it with the generated shop and
+    yield the pool, the transaction and the company"""
     os.environ['TRYTOND_DATABASE__URI'] = args.uri
     ensure_database(args)
 
@@ -113,7 +116,16 @@ def main():
         company = bench_company(pool)
         product = service_product(pool)
         generate(pool, company, product, args.customers, args.lines)
+        # Written in SQL, the sales are not seen by the facts' events
+        pool.get('sale.insight.fact').fill([company.id])
         transaction.commit()
+        yield pool, transaction, company
+
+def main():
+    args = parse_args()
+    with generated_shop(args) as (pool, transaction, company):
+        # imported once generated_shop has configured the database
+        from trytond.transaction import Transaction
         context = {
             'company': company.id,
             'from_date': dt.date(2025, 1, 1),

@@ -25,11 +25,9 @@ Usage (the database of bench_customers.py is reused):
 import argparse
 import datetime as dt
 import json
-import os
 
-from bench_customers import generate, service_product
-from shop_bench import (
-    add_database_arguments, bench_company, ensure_database, timed)
+from bench_customers import generated_shop
+from shop_bench import add_database_arguments, timed
 
 
 def parse_args():
@@ -103,19 +101,9 @@ def sizes(cursor, tables):
 
 def main():
     args = parse_args()
-    os.environ['TRYTOND_DATABASE__URI'] = args.uri
-    ensure_database(args)
-
-    from trytond.pool import Pool
-    from trytond.transaction import Transaction
-    Pool.start()
-    pool = Pool(args.database)
-    pool.init()
-    with Transaction().start(args.database, 0) as transaction:
-        company = bench_company(pool)
-        product = service_product(pool)
-        generate(pool, company, product, args.customers, args.lines)
-        transaction.commit()
+    with generated_shop(args) as (pool, transaction, company):
+        # imported once generated_shop has configured the database
+        from trytond.transaction import Transaction
         cursor = transaction.connection.cursor()
         cursor.execute("SHOW shared_buffers")
         shared_buffers, = cursor.fetchone()
