@@ -163,7 +163,10 @@ class LineScenario(Workflow, DeactivableMixin, ModelSQL, ModelView):
 
     @classmethod
     def _now(cls):
-        return Transaction().context.get('line_now') or dt.datetime.now()
+        # Entry dates are stored to the second: PostgreSQL rounds a
+        # timestamp(0), so a step due now could be stored in the future.
+        now = Transaction().context.get('line_now') or dt.datetime.now()
+        return now.replace(microsecond=0)
 
     @classmethod
     def enroll(cls, trigger, parties, company, category_ids=None):

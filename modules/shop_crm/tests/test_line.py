@@ -869,6 +869,20 @@ class LineTestCase(RouteTestCase):
         self.assertEqual(message.party, at_risk)
         self.assertEqual(message.state, 'queued')
 
+    @with_transaction()
+    def test_scenario_due_at_fraction_of_second(self):
+        "Test a step without delay is due when entered past half a second"
+        pool = Pool()
+        Scenario = pool.get('party.crm.line.scenario')
+        Enrollment = pool.get('party.crm.line.scenario.enrollment')
+        self._scenario()
+        party, = self._message_setup()
+        now = dt.datetime(2026, 3, 1, 10, 0, 0, 600000)
+        with Transaction().set_context(line_now=now):
+            enrollment, = Scenario.enroll('follow', [party], self.company_id)
+            message, = Enrollment.send_due([enrollment])
+        self.assertEqual(message.text, "Welcome Customer 0!")
+
     def _counts(self):
         with Transaction().start(self.db_name, 0, context={
                     'active_test': False}):
