@@ -245,6 +245,7 @@ LINE_CAMPAIGNS = [
     (7, 1, "暑い日には水出し緑茶をどうぞ。ティーバッグで簡単です。"),
     (11, 15, "お歳暮の詰め合わせのご予約を承っております。"),
     ]
+LINE_DRAFT = "年末年始の営業時間のお知らせです。12月31日から1月3日までお休みします。"
 LINE_CHATS = ["在庫はありますか", "営業時間を教えてください",
     "ありがとうございました", "注文した商品はいつ届きますか"]
 SCENARIO_STEPS = [
@@ -1138,6 +1139,7 @@ def create_line(pool, company, people, sales, rng):
                     payload=json.dumps(payload, ensure_ascii=False),
                     is_redelivery=False, state='done', error=None,
                     party=person['party']))
+    events.append(failed_event(company, channel, friends[0], rng))
     events.sort(key=lambda e: e['timestamp'])
     for event, id_ in zip(events, rows.ids('party_crm_line_event',
                 len(events))):
@@ -1158,6 +1160,27 @@ def create_line(pool, company, people, sales, rng):
     rows.insert('party_crm_line_scenario_activity', enrolled)
     rows.close()
     return len(friends), len(events), len(messages)
+
+
+def failed_event(company, channel, person, rng):
+    "A message event the webhook could not process: its text is empty"
+    from trytond.i18n import gettext
+    timestamp = stamp(TODAY, rng)
+    payload = {'type': 'message', 'mode': 'active',
+        'timestamp': int((timestamp - dt.datetime(1970, 1, 1))
+            .total_seconds() * 1000),
+        'source': {'type': 'user', 'userId': person['line_id']},
+        'webhookEventId': event_id(rng),
+        'deliveryContext': {'isRedelivery': False},
+        'message': {'type': 'text', 'id': str(rng.getrandbits(50)),
+            'text': ' '}}
+    return dict(meta(TODAY, rng), company=company.id, channel=channel.id,
+        type='message', timestamp=timestamp, user_id=person['line_id'],
+        webhook_event_id=payload['webhookEventId'],
+        payload=json.dumps(payload), is_redelivery=False, state='failed',
+        error=gettext('shop_crm.msg_line_event_invalid',
+            reason="message.text is empty"),
+        party=None)
 
 
 def line_message(company, channel, party, text, date, retry_key, rng):
@@ -1182,6 +1205,16 @@ def campaign_messages(company, channel, friends, first_sale, rng):
                 if person['marketing_consent'] and since and since <= date:
                     messages.append(line_message(company, channel,
                             person['party'], text, date, retry_key, rng))
+    # the last campaign could not reach two friends who blocked the account
+    for message in messages[-2:]:
+        message.update(state='failed', sent_date=None, http_status=400,
+            error='400 Bad Request')
+    # the next one is prepared but not sent yet
+    retry_key = str(uuid.UUID(int=rng.getrandbits(128)))
+    for person in friends[:3]:
+        messages.append(dict(line_message(company, channel, person['party'],
+                    LINE_DRAFT, TODAY, retry_key, rng),
+                state='draft', sent_date=None, http_status=None))
     return messages
 
 
