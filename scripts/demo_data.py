@@ -628,7 +628,8 @@ def create_customers(pool, people, channels, rng):
 
 
 def date_customers(pool, people, sales, rng):
-    "A customer was created a few days before the first sale"
+    """A customer was created, and gave the consent, a few days before the
+    first sale"""
     from trytond.transaction import Transaction
     Party = pool.get('party.party')
     party = Party.__table__()
@@ -639,8 +640,11 @@ def date_customers(pool, people, sales, rng):
     for person in people:
         date = first.get(person['party']) or when(rng)
         date -= dt.timedelta(days=rng.randrange(30))
-        cursor.execute(*party.update([party.create_date],
-                [stamp(date, rng)], where=party.id == person['party']))
+        cursor.execute(*party.update(
+                [party.create_date, party.marketing_consent_date],
+                [stamp(date, rng),
+                    date if person['marketing_consent'] else None],
+                where=party.id == person['party']))
 
 
 # --- the sales plan -----------------------------------------------------------
@@ -843,7 +847,9 @@ class History:
                     quotation_date=date, number=number,
                     reference=None if origin is None else origin,
                     description=None if origin is None else "返品",
-                    state='done', invoice_method='manual',
+                    # shipped but not invoiced: Tryton keeps a sale with
+                    # manual invoices processing
+                    state='processing', invoice_method='manual',
                     invoice_state='none', shipment_method='order',
                     shipment_state='sent', to_invoice=False,
                     to_ship=False, untaxed_amount_cache=total,
