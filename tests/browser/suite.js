@@ -436,10 +436,10 @@ async function flowCustomer() {
     const attributes = await rpc('model.party.crm.attribute.search_read',
         [[['type_', '=', 'char']], 0, 1, null, ['name', 'string']]);
     let attribute = attributes[0];
-    if (!attribute) {
-        await rpc('model.party.crm.attribute.create', [[{
-            name: 'favourite_tea', string: 'Favourite Tea', type_: 'char'}]]);
-        attribute = {name: 'favourite_tea', string: 'Favourite Tea'};
+    if (!attribute) {  // named as a Japanese shop would (it is data)
+        attribute = {name: 'favourite_tea', string: '好きなお茶'};
+        await rpc('model.party.crm.attribute.create', [[
+            {...attribute, type_: 'char'}]]);
     }
     const categories = await rpc('model.product.category.search_read',
         [[], 0, 1, null, ['rec_name']]);
