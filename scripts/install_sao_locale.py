@@ -10,6 +10,9 @@ the "raw" format of po2json that sao's Gruntfile builds and sao loads
 (``{"": {header}, msgid: [msgid_plural or null, msgstr, ...]}``).  Fuzzy
 and untranslated entries are left out, as po2json does: sao shows them in
 English.
+
+It also installs web/custom.js, the customisation file that sao's
+index.html loads after the client.
 """
 import argparse
 import glob
@@ -17,10 +20,13 @@ import json
 import os
 import sys
 
+import shutil
+
 import polib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CATALOGUES = os.path.join(HERE, '..', 'locale', 'sao')
+CUSTOM = os.path.join(HERE, '..', 'web', 'custom.js')
 
 
 def po2json(path):
@@ -58,6 +64,8 @@ def main(argv=None):
         with open(dest, 'w', encoding='utf-8') as fp:
             json.dump(data, fp, ensure_ascii=False)
         print("%s: %d messages" % (dest, len(data) - 1))
+    if os.path.isfile(CUSTOM):
+        shutil.copyfile(CUSTOM, os.path.join(args.sao_dir, 'custom.js'))
     return 0
 
 

@@ -236,6 +236,10 @@ main() {
         || echo "No LibreOffice (soffice): the report stays ODT, its PDF is not checked"
     [ -x "$VENV/bin/trytond" ] || fail "no trytond in $VENV (run scripts/test.sh first)"
     install_node || fail "npm ci failed"
+    # the Japanese catalogue and custom.js, as the demo and the deployment
+    "$VENV/bin/python" "$REPO/scripts/install_sao_locale.py" \
+        "$NODE_DIR/node_modules/tryton-sao" >/dev/null \
+        || fail "could not install the web client catalogues"
     demo=$(demo_database) || fail "could not build the demo database"
     port=$(free_port)
     trap stop_server EXIT
