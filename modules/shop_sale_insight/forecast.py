@@ -168,33 +168,39 @@ class Forecast(ModelSQL, ModelView):
         season = SEASONS[period]
         computed_at = dt.datetime.now()
         starts = cls._history_starts(company, {p for p, _ in series})
-        rows = []
+        histories = defaultdict(list)
         for (product, warehouse_id), values in series.items():
             # the months before the product existed are not zero demand
             first = period_start(starts.get(product, start), period)
             skip = sum(1 for d in dates if d < first)
-            days, values = dates[skip:], values[skip:]
-            if not values:
-                continue
-            result = forecast_methods.select(
-                values, horizon=horizon, k=backtest, season=season)
-            common = {
-                'company': company,
-                'product': product,
-                'warehouse': warehouse_id,
-                'period': period,
-                'method': result['method'],
-                'error': result['mae'],
-                'smape': result['smape'],
-                'computed_at': computed_at,
-                }
-            for day, value in zip(days, values):
-                rows.append(dict(common, date=day, actual=value,
-                        quantity=None))
-            for h, value in enumerate(result['forecasts']):
-                rows.append(dict(common,
-                        date=origin + period_delta(period, h),
-                        actual=None, quantity=round(value, 4)))
+            if values[skip:]:
+                histories[len(dates) - skip].append(
+                    (product, warehouse_id, values[skip:]))
+        rows = []
+        for length, group in sorted(histories.items()):
+            days = dates[len(dates) - length:]
+            results = forecast_methods.select_many(
+                [values for _, _, values in group],
+                horizon=horizon, k=backtest, season=season)
+            for (product, warehouse_id, values), result in zip(
+                    group, results):
+                common = {
+                    'company': company,
+                    'product': product,
+                    'warehouse': warehouse_id,
+                    'period': period,
+                    'method': result['method'],
+                    'error': result['mae'],
+                    'smape': result['smape'],
+                    'computed_at': computed_at,
+                    }
+                for day, value in zip(days, values):
+                    rows.append(dict(common, date=day, actual=value,
+                            quantity=None))
+                for h, value in enumerate(result['forecasts']):
+                    rows.append(dict(common,
+                            date=origin + period_delta(period, h),
+                            actual=None, quantity=round(value, 4)))
         cls._replace(company, period, warehouse, rows)
 
     @classmethod
