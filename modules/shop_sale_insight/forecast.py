@@ -14,8 +14,9 @@ from dateutil.relativedelta import relativedelta
 
 from sql.aggregate import Min, Sum
 from sql.conditionals import Coalesce
-from sql.functions import CurrentTimestamp, DateTrunc
+from sql.functions import DateTrunc
 
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.model.exceptions import ValidationError
@@ -54,6 +55,13 @@ def _to_date(value):
     elif isinstance(value, dt.datetime):
         value = value.date()
     return value
+
+
+def array_literal(values):
+    """Return the PostgreSQL array text of the values: numbers (repr keeps
+    every float digit), dates, times and words without quotes"""
+    return '{%s}' % ','.join(
+        'NULL' if v is None else '"%s"' % v for v in values)
 
 
 def period_start(date, period):
@@ -168,33 +176,39 @@ class Forecast(ModelSQL, ModelView):
         season = SEASONS[period]
         computed_at = dt.datetime.now()
         starts = cls._history_starts(company, {p for p, _ in series})
-        rows = []
+        histories = defaultdict(list)
         for (product, warehouse_id), values in series.items():
             # the months before the product existed are not zero demand
             first = period_start(starts.get(product, start), period)
             skip = sum(1 for d in dates if d < first)
-            days, values = dates[skip:], values[skip:]
-            if not values:
-                continue
-            result = forecast_methods.select(
-                values, horizon=horizon, k=backtest, season=season)
-            common = {
-                'company': company,
-                'product': product,
-                'warehouse': warehouse_id,
-                'period': period,
-                'method': result['method'],
-                'error': result['mae'],
-                'smape': result['smape'],
-                'computed_at': computed_at,
-                }
-            for day, value in zip(days, values):
-                rows.append(dict(common, date=day, actual=value,
-                        quantity=None))
-            for h, value in enumerate(result['forecasts']):
-                rows.append(dict(common,
-                        date=origin + period_delta(period, h),
-                        actual=None, quantity=round(value, 4)))
+            if values[skip:]:
+                histories[len(dates) - skip].append(
+                    (product, warehouse_id, values[skip:]))
+        rows = []
+        for length, group in sorted(histories.items()):
+            days = dates[len(dates) - length:]
+            results = forecast_methods.select_many(
+                [values for _, _, values in group],
+                horizon=horizon, k=backtest, season=season)
+            for (product, warehouse_id, values), result in zip(
+                    group, results):
+                common = {
+                    'company': company,
+                    'product': product,
+                    'warehouse': warehouse_id,
+                    'period': period,
+                    'method': result['method'],
+                    'error': result['mae'],
+                    'smape': result['smape'],
+                    'computed_at': computed_at,
+                    }
+                for day, value in zip(days, values):
+                    rows.append(dict(common, date=day, actual=value,
+                            quantity=None))
+                for h, value in enumerate(result['forecasts']):
+                    rows.append(dict(common,
+                            date=origin + period_delta(period, h),
+                            actual=None, quantity=round(value, 4)))
         cls._replace(company, period, warehouse, rows)
 
     @classmethod
@@ -308,7 +322,7 @@ class Forecast(ModelSQL, ModelView):
 
     @classmethod
     def _replace(cls, company, period, warehouse, rows):
-        "Replace the forecasts by the rows with one INSERT per slice"
+        "Replace the forecasts by the rows with one INSERT"
         transaction = Transaction()
         cursor = transaction.connection.cursor()
         table = cls.__table__()
@@ -321,12 +335,26 @@ class Forecast(ModelSQL, ModelView):
             'quantity', 'method', 'error', 'smape', 'computed_at']
         columns = [getattr(table, n) for n in names] + [
             table.create_uid, table.create_date]
-        for sub_rows in grouped_slice(rows, 1000):
-            values = [
-                [r[n] for n in names] + [transaction.user, CurrentTimestamp()]
-                for r in sub_rows]
-            if values:
-                cursor.execute(*table.insert(columns, values))
+        if not rows:
+            return
+        now = dt.datetime.now()
+        values = [
+            [r[n] for n in names] + [transaction.user, now] for r in rows]
+        if backend.name == 'postgresql':
+            # One statement whose parameters are the columns as array
+            # literals: the driver converts thirteen strings, not each value
+            types = [
+                'INTEGER', 'INTEGER', 'INTEGER', 'VARCHAR', 'DATE', 'FLOAT8',
+                'FLOAT8', 'VARCHAR', 'FLOAT8', 'FLOAT8', 'TIMESTAMP',
+                'INTEGER', 'TIMESTAMP']
+            query, _ = tuple(table.insert(columns, [[0] * len(columns)]))
+            insert = query[:query.index(' VALUES ')]
+            cursor.execute(insert + ' SELECT * FROM UNNEST(%s)' % ', '.join(
+                    '%%s::%s[]' % t for t in types),
+                [array_literal(c) for c in zip(*values)])
+        else:
+            query, _ = tuple(table.insert(columns, [[0] * len(columns)]))
+            cursor.executemany(query, values)
 
     @classmethod
     def _latest(cls, company, period='month'):

@@ -6,9 +6,11 @@ Every method takes the history (a list of quantities per period, oldest
 first) and a horizon, and returns the list of ``horizon`` forecasts, never
 negative.  The parameters that are "fitted" are chosen on a fixed grid by
 the smallest sum of squared one-step-ahead errors over the history, so the
-results are deterministic and easy to check by hand.  No library is used:
-numpy and statsmodels are not dependencies of Tryton and the methods need a
-few dozen lines each (see the module documentation for the formulas).
+results are deterministic and easy to check by hand.  The methods need a
+few dozen lines each (see the module documentation for the formulas), so
+statsmodels is not used; :func:`select_many` gives the results of
+:func:`select` for many histories at once with numpy (a dependency of
+scipy, which the predictive models use).
 """
 
 METHODS = [
@@ -245,3 +247,196 @@ def select(history, horizon=1, k=6, season=12, intermittent=0.3,
         'smape': smape,
         'errors': errors,
         }
+
+
+# Batched selection: many histories of the same length at once.
+#
+# Every recursion above only extends its state period by period, so the
+# state after the first t periods of a history is the state the method
+# fitted on history[:t] would reach.  One run over the whole history gives
+# the states of every backtest origin; numpy runs it for all the histories
+# and all the grid parameters at once.  The sums and the final arithmetic
+# stay in Python, in the order of the functions above, so that the results
+# are the same floats as those of :func:`select`.
+
+def _best_index(sses):
+    "Return the index of the grid column :func:`fit_ses_alpha` would keep"
+    import numpy as np
+    best = sses[:, 0].copy()
+    index = np.zeros(len(sses), dtype=int)
+    for g in range(1, sses.shape[1]):
+        better = sses[:, g] < best - 1e-12
+        best = np.where(better, sses[:, g], best)
+        index = np.where(better, g, index)
+    return index
+
+
+def _ses_states(values, origins):
+    "Return for each origin t the fitted SES level of values[:, :t]"
+    import numpy as np
+    alpha = np.array(ALPHAS)
+    rows = np.arange(len(values))
+    level = np.repeat(values[:, :1], len(ALPHAS), axis=1)
+    sse = np.zeros(level.shape)
+    states = {}
+    for t in range(1, values.shape[1] + 1):
+        if t in origins:
+            states[t] = level[rows, _best_index(sse)].tolist()
+        if t < values.shape[1]:
+            value = values[:, t:t + 1]
+            sse = sse + (value - level) ** 2
+            level = alpha * value + (1 - alpha) * level
+    return states
+
+
+def _hw_grid():
+    import numpy as np
+    grid = [(a, b, g)
+        for a in HW_ALPHAS for b in HW_BETAS for g in HW_GAMMAS]
+    return [np.array(c) for c in zip(*grid)]
+
+
+def _hw_states(values, lists, season, origins):
+    """Return for each origin t >= 2 seasons the fitted Holt-Winters level,
+    trend and seasonal indices of values[:, :t]"""
+    import numpy as np
+    alpha, beta, gamma = _hw_grid()
+    rows = np.arange(len(values))
+    n = values.shape[1]
+    mean = np.array([sum(v[:season]) / season for v in lists])
+    trend = (np.array([sum(v[season:2 * season]) / season for v in lists])
+        - mean) / season
+    middle = (season - 1) / 2
+    level = mean + middle * trend
+    seasonal = np.stack([values[:, i] - (mean + (i - middle) * trend)
+            for i in range(season)], axis=1)
+    shape = (len(values), len(alpha))
+    level = np.broadcast_to(level[:, None], shape).copy()
+    trend = np.broadcast_to(trend[:, None], shape).copy()
+    seasonal = np.broadcast_to(
+        seasonal[:, None, :], shape + (season,)).copy()
+    sse = np.zeros(shape)
+    states = {}
+    for t in range(season, n + 1):
+        if t in origins and t >= 2 * season:
+            best = _best_index(sse)
+            states[t] = (level[rows, best].tolist(),
+                trend[rows, best].tolist(),
+                seasonal[rows, best].tolist())
+        if t == n:
+            break
+        value = values[:, t:t + 1]
+        s = seasonal[:, :, t % season]
+        forecast = level + trend + s
+        sse = sse + (value - forecast) ** 2
+        previous = level
+        level = alpha * (value - s) + (1 - alpha) * (level + trend)
+        trend = beta * (level - previous) + (1 - beta) * trend
+        seasonal[:, :, t % season] = (
+            gamma * (value - level) + (1 - gamma) * s)
+    return states
+
+
+def _croston_state(history):
+    "Return the Croston SBA forecast of the history (one period)"
+    return croston(history, 1)[0]
+
+
+def _one_step(method, history, t, states, season):
+    "Return the forecast of period t fitted on history[:t]"
+    if method == 'moving_average':
+        return moving_average(history[:t])[0]
+    elif method == 'exponential_smoothing':
+        return max(states['ses'][t], 0.0)
+    elif method == 'holt_winters':
+        level, trend, seasonal = states['hw'][t]
+        return max(level + 1 * trend + seasonal[t % season], 0.0)
+    elif method == 'croston':
+        return states['croston'][t]
+    raise ValueError(method)
+
+
+def _batch_forecast(method, history, horizon, states, season):
+    "Return the forecasts of the method fitted on the whole history"
+    n = len(history)
+    if method == 'exponential_smoothing':
+        return _clip([states['ses'][n]] * horizon)
+    elif method == 'holt_winters':
+        level, trend, seasonal = states['hw'][n]
+        return _clip([level + h * trend + seasonal[(n + h - 1) % season]
+                for h in range(1, horizon + 1)])
+    return forecast(method, history, horizon, season=season)
+
+
+def _batch_backtest(method, history, k, season, states):
+    "Return what :func:`backtest` returns, from the precomputed states"
+    n = len(history)
+    k = min(k, n - 1)
+    if k < 1:
+        return None
+    if method == 'holt_winters' and n - k < 2 * season:
+        return None
+    errors, ratios = [], []
+    for t in range(n - k, n):
+        predicted = _one_step(method, history, t, states, season)
+        actual = history[t]
+        error = abs(actual - predicted)
+        errors.append(error)
+        total = abs(actual) + abs(predicted)
+        ratios.append(2 * error / total if total else 0.0)
+    return sum(errors) / k, sum(ratios) / k
+
+
+def select_many(histories, horizon=1, k=6, season=12, intermittent=0.3):
+    """Return the :func:`select` result of each history, in order.
+
+    The histories must all have the same length; the grids of exponential
+    smoothing and Holt-Winters are fitted for all of them at once."""
+    import numpy as np
+    if not histories:
+        return []
+    lists = [[float(v) for v in h] for h in histories]
+    n = len(lists[0])
+    assert all(len(h) == n for h in lists)
+    values = np.array(lists, dtype=float)
+    origins = set(range(max(n - min(k, n - 1), 1), n + 1))
+    ses = _ses_states(values, origins)
+    hw = (_hw_states(values, lists, season, origins)
+        if n >= 2 * season else {})
+    results = []
+    for row, history in enumerate(lists):
+        states = {
+            'ses': {t: v[row] for t, v in ses.items()},
+            'hw': {t: (v[0][row], v[1][row], v[2][row])
+                for t, v in hw.items()},
+            }
+        methods = candidates(history, season=season,
+            intermittent=intermittent)
+        if 'croston' in methods:
+            states['croston'] = {
+                t: _croston_state(history[:t]) for t in origins}
+        errors = {}
+        best = None
+        for method in METHODS:
+            if method not in methods:
+                continue
+            result = _batch_backtest(method, history, k, season, states)
+            if result is None:
+                continue
+            mae, smape = result
+            errors[method] = mae
+            if best is None or mae < best[1] - 1e-9:
+                best = (method, mae, smape)
+        if best is None:
+            method, mae, smape = 'moving_average', None, None
+        else:
+            method, mae, smape = best
+        results.append({
+                'method': method,
+                'forecasts': _batch_forecast(
+                    method, history, horizon, states, season),
+                'mae': mae,
+                'smape': smape,
+                'errors': errors,
+                })
+    return results

@@ -97,6 +97,22 @@ class Abstract(margin_reporting.Abstract):
         check_sales_context()
         return super().table_query()
 
+    @classmethod
+    def search(cls, domain, offset=0, limit=None, order=None, count=False,
+            query=False):
+        """Search the ids only
+
+        Core's search also fetches every stored column to fill the record
+        cache, and the rows of a report are read again anyway: fetching a
+        dozen columns per row costs more in Python than the query."""
+        if count or query:
+            return super().search(domain, offset=offset, limit=limit,
+                order=order, count=count, query=query)
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*super().search(domain, offset=offset, limit=limit,
+                order=order, query=True))
+        return cls.browse([i for i, in cursor])
+
     # Line level: the one place where revenue and cost are computed
 
     @classmethod

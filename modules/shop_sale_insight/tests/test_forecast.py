@@ -6,7 +6,7 @@ import unittest
 
 from trytond.modules.shop_sale_insight.forecast_methods import (
     backtest, candidates, croston, exponential_smoothing, fit_ses_alpha,
-    holt_winters, moving_average, select, zero_share)
+    holt_winters, moving_average, select, select_many, zero_share)
 
 PATTERN = [-20, -10, 0, 10, 20, 30, 20, 10, 0, -10, -20, -30]
 SEASONAL = [100 + 2 * t + PATTERN[t % 12] for t in range(48)]
@@ -111,3 +111,18 @@ class ForecastMethodsTestCase(unittest.TestCase):
         self.assertEqual(result['method'], 'moving_average')
         self.assertIsNone(result['mae'])
         self.assertEqual(result['forecasts'], [3.0])
+
+    def test_select_many_same_as_select(self):
+        "The batched selection gives the floats of select, series by series"
+        rng = random.Random(11)
+        for length in [1, 2, 5, 24, 29, 30, 36, 48]:
+            histories = [
+                [float(rng.choice([0, 0, 0, 1, 2, 5])) for _ in range(length)],
+                [float(rng.randint(0, 50)) for _ in range(length)],
+                [v + rng.random() for v in SEASONAL[:length]],
+                [float(v) for v in (INTERMITTENT * 2)[:length]],
+                ]
+            for k in [1, 6]:
+                expected = [select(h, horizon=3, k=k) for h in histories]
+                self.assertEqual(
+                    select_many(histories, horizon=3, k=k), expected)
