@@ -17,8 +17,9 @@
 #      SHOP_SUBDIVISIONS (default JP: the prefectures; "all" for every
 #      country) and the currencies of pycountry with core's import scripts
 #      (countries.py runs trytond_import_countries limited to those
-#      subdivisions, then trytond_import_currencies), unless they are
-#      already there.
+#      subdivisions, currencies.py trytond_import_currencies and gives the
+#      currencies their ISO 4217 decimals: JPY 0), unless they are already
+#      there.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -77,6 +78,6 @@ else
         "${SHOP_SUBDIVISIONS:-JP}"
     python3 "$HERE/countries.py" "${import_options[@]}"
     step "Importing currencies"
-    trytond_import_currencies "${import_options[@]}"
+    python3 "$HERE/currencies.py" "${import_options[@]}"
 fi
 step "Database $DATABASE ready"

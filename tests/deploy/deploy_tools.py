@@ -2,12 +2,15 @@
 # of this repository contains the full copyright notices and license terms.
 """Helpers of the deployment tests: PostgreSQL, the processes, JSON-RPC."""
 import base64
+import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -43,6 +46,52 @@ def drop_database(name):
     with connect() as conn:
         conn.execute(sql.SQL('DROP DATABASE IF EXISTS {} WITH (FORCE)').format(
                 sql.Identifier(name)))
+
+
+def database_exists(name):
+    with connect() as conn:
+        return bool(conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s",
+                (name,)).fetchone())
+
+
+def copy_database(source, target):
+    "Create target as a copy of source (no connection may use source)"
+    drop_database(target)
+    with connect() as conn:
+        conn.execute(sql.SQL('CREATE DATABASE {} TEMPLATE {}').format(
+                sql.Identifier(target), sql.Identifier(source)))
+
+
+def drop_databases(prefix, keep):
+    "Drop the databases whose name starts with prefix, except keep"
+    with connect() as conn:
+        names = [n for n, in conn.execute(
+                "SELECT datname FROM pg_database "
+                "WHERE starts_with(datname, %s) AND datname != %s",
+                (prefix, keep))]
+    for name in names:
+        drop_database(name)
+
+
+def source_key():
+    """Return a hash of what the database init creates depends on
+
+    The modules and docker/ of the checkout, the installed distributions
+    (but the project's own, already in the modules) and Python.
+    """
+    digest = hashlib.sha256()
+    for folder in [REPO / 'modules', DOCKER]:
+        for path in sorted(folder.rglob('*')):
+            if path.is_file() and '__pycache__' not in path.parts:
+                digest.update(str(path.relative_to(REPO)).encode())
+                digest.update(path.read_bytes())
+    distributions = sorted(
+        '%s==%s' % (d.metadata['Name'], d.version)
+        for d in importlib.metadata.distributions()
+        if not d.metadata['Name'].startswith('shop'))
+    digest.update('\n'.join(distributions + [sys.version]).encode())
+    return digest.hexdigest()[:16]
 
 
 def fetch(dbname, query, *params):
