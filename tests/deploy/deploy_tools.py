@@ -77,15 +77,19 @@ def drop_databases(prefix, keep):
 def source_key():
     """Return a hash of what the database init creates depends on
 
-    The modules and docker/ of the checkout, the installed distributions
-    (but the project's own, already in the modules) and Python.
+    The modules, docker/'s scripts and trytond.conf, the installed
+    distributions (but the project's own, already in the modules) and
+    Python.
     """
     digest = hashlib.sha256()
-    for folder in [REPO / 'modules', DOCKER]:
-        for path in sorted(folder.rglob('*')):
-            if path.is_file() and '__pycache__' not in path.parts:
-                digest.update(str(path.relative_to(REPO)).encode())
-                digest.update(path.read_bytes())
+    paths = [p for p in sorted((REPO / 'modules').rglob('*'))
+        if '__pycache__' not in p.parts]
+    paths += sorted(p for p in DOCKER.iterdir()
+        if p.suffix in {'.sh', '.py', '.conf'})
+    for path in paths:
+        if path.is_file():
+            digest.update(str(path.relative_to(REPO)).encode())
+            digest.update(path.read_bytes())
     distributions = sorted(
         '%s==%s' % (d.metadata['Name'], d.version)
         for d in importlib.metadata.distributions()
