@@ -26,14 +26,12 @@ import tempfile
 import time
 import unittest
 import urllib.request
-import uuid
 
 from deploy_tools import (
     DOCKER, PG_HOST, PG_PORT, PG_USER, RPC, Process, copy_database,
     database_exists, drop_database, drop_databases, fetch, fingerprint,
     free_port, load_script, pg_reachable, source_key, wait_for)
 
-PASSWORD = 'deploy-' + uuid.uuid4().hex[:12]
 SECRET = 'deploy-channel-secret'
 TOKEN = 'deploy-access-token'
 INIT_TIMEOUT = 1800
@@ -81,9 +79,13 @@ class DeploymentSmokeTest(unittest.TestCase):
         os.makedirs(os.path.join(cls.tmp, 'www'))
         with open(os.path.join(cls.tmp, 'www', 'index.html'), 'w') as fp:
             fp.write(INDEX)
+        cls.key = source_key()
+        # The same for the template of the same code, which keeps the
+        # password its first init set
+        cls.password = 'deploy-' + cls.key[:12]
         cls.passfile = os.path.join(cls.tmp, 'admin_password')
         with open(cls.passfile, 'w') as fp:
-            fp.write(PASSWORD + '\n')
+            fp.write(cls.password + '\n')
         cls.port = free_port()
         cls.url = 'http://127.0.0.1:%s' % cls.port
         cls.processes = {}
@@ -201,7 +203,7 @@ class DeploymentSmokeTest(unittest.TestCase):
     # --- steps ---------------------------------------------------------------
     def create_database(self):
         "Run the first init, or copy the template a first init made"
-        template = TEMPLATE + source_key()
+        template = TEMPLATE + self.key
         if os.environ.get('DEPLOY_CACHE') != '0':
             drop_databases(TEMPLATE, keep=template)
             if database_exists(template):
@@ -261,7 +263,7 @@ class DeploymentSmokeTest(unittest.TestCase):
         with urllib.request.urlopen(self.url + '/', timeout=10) as response:
             self.assertEqual(response.read().decode(), INDEX)
         rpc = RPC(self.url, self.database)
-        user_id = rpc.login('admin', PASSWORD)
+        user_id = rpc.login('admin', self.password)
         self.state['rpc'] = rpc
 
         jpy, = rpc.model('currency.currency', 'search',
