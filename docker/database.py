@@ -9,9 +9,10 @@
     database.py -c FILE [-c FILE] initialised NAME
         exit 0 when NAME is a Tryton database, 1 when it is still empty
     database.py -c FILE [-c FILE] imported NAME
-        exit 0 when the countries, subdivisions and currencies of pycountry
-        are in NAME and were translated into every translatable language
-        that pycountry translates; 1 when the import is still to do
+        exit 0 when the countries, the subdivisions of SHOP_SUBDIVISIONS
+        (see countries.py) and the currencies of pycountry are in NAME and
+        were translated into every translatable language that pycountry
+        translates; 1 when the import is still to do
 
 The connection is trytond's own, made from the configuration files.
 """
@@ -21,6 +22,8 @@ import sys
 import time
 
 from trytond import backend, config
+
+import countries
 
 IMPORTS = [
     # table, translation name, pycountry database, pycountry catalogue
@@ -79,9 +82,16 @@ def imported(name):
         cursor.execute(
             "SELECT code FROM ir_lang WHERE translatable AND code != 'en'")
         languages = [code for code, in cursor]
+        expected = {
+            'countries': {c.alpha_2 for c in pycountry.countries},
+            'subdivisions': {s.code for s in countries.subdivisions()},
+            'currencies': {c.alpha_3 for c in pycountry.currencies},
+            }
         for table, field, data, catalogue in IMPORTS:
-            expected = len(getattr(pycountry, data))
-            if _count(cursor, 'SELECT COUNT(*) FROM "%s"' % table) < expected:
+            codes = list(expected[data])
+            if _count(cursor,
+                    'SELECT COUNT(*) FROM "%s" WHERE code = ANY(%%s)' % table,
+                    codes) < len(codes):
                 return False
             for language in languages:
                 if not gettext.find(

@@ -13,9 +13,13 @@
 #   3. on a new database, set the "admin" password from the file named by
 #      TRYTONPASSFILE (a secret, one line) and its e-mail from
 #      SHOP_ADMIN_EMAIL (optional); later runs leave both alone;
-#   4. import the countries, subdivisions (the prefectures) and currencies
-#      of pycountry with core's trytond_import_countries and
-#      trytond_import_currencies, unless they are already there.
+#   4. import the countries, the subdivisions of the countries listed in
+#      SHOP_SUBDIVISIONS (default JP: the prefectures; "all" for every
+#      country) and the currencies of pycountry with core's import scripts
+#      (countries.py runs trytond_import_countries limited to those
+#      subdivisions, currencies.py trytond_import_currencies and gives the
+#      currencies their ISO 4217 decimals: JPY 0), unless they are already
+#      there.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -70,9 +74,10 @@ fi
 if database imported "$DATABASE"; then
     step "Countries, subdivisions and currencies already imported"
 else
-    step "Importing countries and subdivisions"
-    trytond_import_countries "${import_options[@]}"
+    step "Importing countries and the subdivisions of" \
+        "${SHOP_SUBDIVISIONS:-JP}"
+    python3 "$HERE/countries.py" "${import_options[@]}"
     step "Importing currencies"
-    trytond_import_currencies "${import_options[@]}"
+    python3 "$HERE/currencies.py" "${import_options[@]}"
 fi
 step "Database $DATABASE ready"

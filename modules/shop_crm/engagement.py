@@ -16,7 +16,7 @@ from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import ValidationError
 from trytond.modules.currency.fields import Monetary
-from trytond.pool import Pool
+from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
@@ -200,7 +200,10 @@ class Engagement(ModelSQL, ModelView):
             return
         check_company(company)
         if config.getboolean('queue', 'worker', default=False):
-            cls.__queue__.compute_company([])
+            # A task needs records that exist: those of an empty list are
+            # dropped by the queue, so the task is the company's.
+            Company = Pool().get('company.company')
+            Company.__queue__.compute_engagement([Company(company)])
         else:
             cls.compute_company([])
 
@@ -583,3 +586,16 @@ class RepurchaseDue(ModelSQL, ModelView):
                             ]),
                     ])}
         return {r.id: r.party.id in reachable for r in records}
+
+
+class Company(metaclass=PoolMeta):
+    __name__ = 'company.company'
+
+    @classmethod
+    def compute_engagement(cls, companies):
+        "Replace the engagement rows of the companies (queue task)"
+        pool = Pool()
+        Engagement = pool.get('party.crm.engagement')
+        for company in companies:
+            with Transaction().set_context(company=company.id):
+                Engagement.compute_company([])

@@ -2,12 +2,15 @@
 # of this repository contains the full copyright notices and license terms.
 """Helpers of the deployment tests: PostgreSQL, the processes, JSON-RPC."""
 import base64
+import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -45,30 +48,73 @@ def drop_database(name):
                 sql.Identifier(name)))
 
 
+def database_exists(name):
+    with connect() as conn:
+        return bool(conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s",
+                (name,)).fetchone())
+
+
+def copy_database(source, target):
+    "Create target as a copy of source (no connection may use source)"
+    drop_database(target)
+    with connect() as conn:
+        conn.execute(sql.SQL('CREATE DATABASE {} TEMPLATE {}').format(
+                sql.Identifier(target), sql.Identifier(source)))
+
+
+def drop_databases(prefix, keep):
+    "Drop the databases whose name starts with prefix, except keep"
+    with connect() as conn:
+        names = [n for n, in conn.execute(
+                "SELECT datname FROM pg_database "
+                "WHERE starts_with(datname, %s) AND datname != %s",
+                (prefix, keep))]
+    for name in names:
+        drop_database(name)
+
+
+def source_key():
+    """Return a hash of what the database init creates depends on
+
+    The modules, docker/'s scripts and trytond.conf, the installed
+    distributions (but the project's own, already in the modules) and
+    Python.
+    """
+    digest = hashlib.sha256()
+    paths = [p for p in sorted((REPO / 'modules').rglob('*'))
+        if '__pycache__' not in p.parts]
+    paths += sorted(p for p in DOCKER.iterdir()
+        if p.suffix in {'.sh', '.py', '.conf'})
+    for path in paths:
+        if path.is_file():
+            digest.update(str(path.relative_to(REPO)).encode())
+            digest.update(path.read_bytes())
+    distributions = sorted(
+        '%s==%s' % (d.metadata['Name'], d.version)
+        for d in importlib.metadata.distributions()
+        if not d.metadata['Name'].startswith('shop'))
+    digest.update('\n'.join(distributions + [sys.version]).encode())
+    return digest.hexdigest()[:16]
+
+
 def fetch(dbname, query, *params):
     with connect(dbname) as conn:
         return conn.execute(query, params).fetchall()
 
 
-def fingerprint(dbname, ignore=('write_date', 'write_uid')):
-    """Return {table: (rows, md5 of the rows)} of every table
-
-    The columns of ignore are left out: trytond-admin rewrites some records
-    with the values they have (the languages it makes translatable), which
-    changes only their write date.
-    """
+def fingerprint(dbname):
+    "Return {table: (rows, md5 of the rows)} of every table, every column"
     result = {}
     with connect(dbname) as conn:
         tables = [t for t, in conn.execute(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
                 "ORDER BY tablename")]
         for table in tables:
-            row = sql.SQL("(to_jsonb(t) - {})::text").format(
-                sql.Literal(list(ignore)))
             result[table] = conn.execute(sql.SQL(
-                    "SELECT COUNT(*), md5(string_agg(md5({row}), '' "
-                    "ORDER BY md5({row}))) FROM {table} AS t").format(
-                    row=row, table=sql.Identifier(table))).fetchone()
+                    "SELECT COUNT(*), md5(string_agg(md5(t::text), '' "
+                    "ORDER BY md5(t::text))) FROM {table} AS t").format(
+                    table=sql.Identifier(table))).fetchone()
     return result
 
 
