@@ -157,11 +157,6 @@ class Fact(ModelSQL):
             with Transaction().set_context(company=company):
                 cls._insert(cls._lines())
 
-    @classmethod
-    def rebuild(cls, facts, company):
-        "Rebuild the rows of the company id (queue task)"
-        cls.fill([company])
-
     # Keeping exact
 
     @classmethod
@@ -392,6 +387,17 @@ class CurrencyRate(metaclass=PoolMeta):
             Pool().get('sale.insight.fact').refresh_dates(min(dates))
 
 
+class Company(metaclass=PoolMeta):
+    __name__ = 'company.company'
+
+    @classmethod
+    def rebuild_sales_facts(cls, companies):
+        "Rebuild the sales facts of the companies (queue task)"
+        pool = Pool()
+        Fact = pool.get('sale.insight.fact')
+        Fact.fill([c.id for c in companies])
+
+
 class PartyReplace(metaclass=PoolMeta):
     __name__ = 'party.replace'
 
@@ -470,11 +476,12 @@ class Rebuild(Wizard):
 
     def transition_rebuild(self):
         pool = Pool()
-        Fact = pool.get('sale.insight.fact')
+        Company = pool.get('company.company')
         company = self._company()
+        # A queue task needs records: those of an empty list are dropped.
         if config.getboolean('queue', 'worker', default=False):
-            Fact.__queue__.rebuild([], company.id)
+            Company.__queue__.rebuild_sales_facts([company])
         else:
-            Fact.rebuild([], company.id)
+            Company.rebuild_sales_facts([company])
         return 'end'
 

@@ -579,6 +579,9 @@ function amountText(value) {  // the digits of an amount, sign included
 
 const digits = (text) => (text || '').replace(/[^\d-]/g, '');
 
+// The list shows its first rows (sao's display size) and a button for more:
+// each row shown must be one of the server's, with its revenue, and the list
+// must show as many as the server has, up to that size.
 async function compareList(expected, label) {
     await rpcIdle();
     const customerCol = await headerIndex('Customer');
@@ -586,21 +589,35 @@ async function compareList(expected, label) {
     if (customerCol < 0 || revenueCol < 0) {
         throw new Error('no Customer or Revenue column');
     }
-    // wait for the list to show as many rows as the server has
-    const start = Date.now();
-    let cells = await tableCells();
-    while (cells.length !== expected.length && Date.now() - start < SHOWN_TIMEOUT) {
-        await page.waitForTimeout(200);
-        cells = await tableCells();
-    }
-    const shown = cells.map((c) => [c[customerCol], digits(c[revenueCol])]).sort();
+    const displaySize = await page.evaluate(() => Sao.config.display_size);
     const wanted = expected.map((r) => [
         r['customer.']?.rec_name ?? r['customer.rec_name'],
         amountText(r.revenue)]).sort();
-    if (JSON.stringify(shown) !== JSON.stringify(wanted)) {
+    const count = Math.min(wanted.length, displaySize);
+    const shownRows = async () => (await tableCells())
+        .filter((c) => c[customerCol])
+        .map((c) => [c[customerCol], digits(c[revenueCol])]).sort();
+    const start = Date.now();
+    let shown = await shownRows();
+    while (shown.length !== count && Date.now() - start < SHOWN_TIMEOUT) {
+        await page.waitForTimeout(200);
+        shown = await shownRows();
+    }
+    const left = wanted.map((row) => JSON.stringify(row));
+    const extra = shown.filter((row) => {
+        const index = left.indexOf(JSON.stringify(row));
+        if (index < 0) {
+            return true;
+        }
+        left.splice(index, 1);
+        return false;
+    });
+    if (shown.length !== count || extra.length) {
         throw new Error(`${label}: list ${JSON.stringify(shown.slice(0, 5))}… ` +
-            `(${shown.length} rows) != server ${JSON.stringify(wanted.slice(0, 5))}… ` +
-            `(${wanted.length} rows)`);
+            `(${shown.length} rows, ${extra.length} not on the server: ` +
+            `${JSON.stringify(extra.slice(0, 3))}) != server ` +
+            `${JSON.stringify(wanted.slice(0, 5))}… (${wanted.length} rows, ` +
+            `${count} expected on screen)`);
     }
 }
 

@@ -2,7 +2,9 @@
 # of this repository contains the full copyright notices and license terms.
 import datetime as dt
 from decimal import Decimal
+from unittest.mock import patch
 
+from trytond import config
 from trytond.modules.company.tests import create_company, set_company
 from trytond.modules.currency.tests import add_currency_rate, create_currency
 from trytond.modules.shop_sale_insight import forecast_methods
@@ -310,8 +312,32 @@ class ShopSaleInsightFactsTestCase(ModuleTestCase):
                     'changed': [ids[moves[1].id]],
                     })
 
-            Fact.rebuild([], company.id)
+            pool.get('company.company').rebuild_sales_facts([company])
             self.assertExact(company)
+
+    @with_transaction()
+    def test_rebuild_wizard_queued(self):
+        "Test the rebuild wizard queues one task of the company with a worker"
+        pool = Pool()
+        Queue = pool.get('ir.queue')
+        Rebuild = pool.get('sale.insight.fact.rebuild', type='wizard')
+
+        company = self.create_company()
+        with set_company(company):
+            session_id, _, _ = Rebuild.create()
+            rebuild = Rebuild(session_id)
+            rebuild.start.company = company
+            worker = {('queue', 'worker'): True}
+            getboolean = config.getboolean
+            with patch.object(config, 'getboolean',
+                    lambda section, option, default=None: worker.get(
+                        (section, option),
+                        getboolean(section, option, default=default))):
+                self.assertEqual(rebuild.transition_rebuild(), 'end')
+        task, = Queue.search([])
+        self.assertEqual(task.data['model'], 'company.company')
+        self.assertEqual(task.data['method'], 'rebuild_sales_facts')
+        self.assertEqual(list(task.data['instances']), [company.id])
 
     @with_transaction()
     def test_fill_on_update(self):
