@@ -179,7 +179,10 @@ class EventBatch:
     """What the events of one task share: their users locked, their contacts
     and the parties with an inquiry not yet closed, read once for all"""
 
-    def __init__(self, events):
+    def __init__(self, events, defer=False):
+        self.defer = defer
+        self.interactions = []
+        self._new_interactions = []
         user_ids = sorted({e.user_id for e in events if e.user_id})
         lock_users(user_ids)
         self.contacts = self._read_contacts(user_ids)
@@ -219,14 +222,20 @@ class EventBatch:
     def add_inquiry(self, company, party):
         self._new_inquiring.add((company.id, party.id))
 
+    def add_interaction(self, interaction):
+        self._new_interactions.append(interaction)
+
     def done(self):
         "Keep what the processed event created"
         self.inquiring |= self._new_inquiring
         self._new_inquiring.clear()
+        self.interactions += self._new_interactions
+        self._new_interactions = []
 
     def refresh(self, user_id):
         "Read again what a failed or merging event may have changed"
         self._new_inquiring.clear()
+        self._new_interactions = []
         if user_id:
             self.contacts.pop(user_id, None)
             self.contacts.update(self._read_contacts([user_id]))
@@ -425,10 +434,25 @@ class LineEvent(Workflow, ModelSQL, ModelView):
         """Process each event all or nothing, and mark it done or failed
 
         The contacts of the users of the events are locked and read once
-        for all of them."""
-        events = [e for e in cls.browse(list(map(int, events)))
-            if e.state != 'done']
-        batch = EventBatch(events)
+        for all of them, and their interactions are created together.
+        If creating them together fails, the batch is processed again with
+        each interaction created with its event."""
+        ids = list(map(int, events))
+        try:
+            with savepoint('line_batch'):
+                cls._process_batch(ids, defer=True)
+        except backend.DatabaseOperationalError:
+            raise
+        except Exception:
+            logger.warning("LINE events processed one by one", exc_info=True)
+            cls._process_batch(ids, defer=False)
+
+    @classmethod
+    def _process_batch(cls, ids, defer):
+        pool = Pool()
+        Interaction = pool.get('party.crm.interaction')
+        events = [e for e in cls.browse(ids) if e.state != 'done']
+        batch = EventBatch(events, defer=defer)
         done = []
         for event in events:
             try:
@@ -445,6 +469,7 @@ class LineEvent(Workflow, ModelSQL, ModelView):
             else:
                 batch.done()
                 done.append(event)
+        Interaction.save(batch.interactions)
         cls.do(done)
 
     @classmethod
@@ -508,7 +533,8 @@ class LineEvent(Workflow, ModelSQL, ModelView):
         contact, = party.contact_mechanisms
         return contact
 
-    def _log(self, subject, description=None):
+    def _log(self, subject, description=None, batch=None):
+        "Log the interaction, at the end of the batch if it defers them"
         pool = Pool()
         Interaction = pool.get('party.crm.interaction')
         interaction = Interaction(
@@ -516,7 +542,10 @@ class LineEvent(Workflow, ModelSQL, ModelView):
             date=self.timestamp or dt.datetime.now(), type='line',
             direction='inbound', subject=subject, description=description,
             origin=self)
-        interaction.save()
+        if batch and batch.defer:
+            batch.add_interaction(interaction)
+        else:
+            interaction.save()
         return interaction
 
     def _process_follow(self, batch):
@@ -527,7 +556,7 @@ class LineEvent(Workflow, ModelSQL, ModelView):
         if not contact.active:
             contact.active = True
             ContactMechanism.save([contact])
-        self._log(gettext('shop_crm.msg_line_interaction_follow'))
+        self._log(gettext('shop_crm.msg_line_interaction_follow'), batch=batch)
         Scenario.enroll('follow', [self.party], self.company)
 
     def _process_unfollow(self, batch):
@@ -540,7 +569,8 @@ class LineEvent(Workflow, ModelSQL, ModelView):
         if contact.active:
             contact.active = False
             ContactMechanism.save([contact])
-        self._log(gettext('shop_crm.msg_line_interaction_unfollow'))
+        self._log(
+            gettext('shop_crm.msg_line_interaction_unfollow'), batch=batch)
         Enrollment.leave([self.party])
 
     def _process_message(self, batch):
@@ -559,7 +589,7 @@ class LineEvent(Workflow, ModelSQL, ModelView):
             text = gettext(
                 'shop_crm.msg_line_message_type', type=message['type'])
         subject = text.strip().splitlines()[0][:80]
-        self._log(subject, description=text)
+        self._log(subject, description=text, batch=batch)
         if self.channel.create_inquiries:
             self._open_inquiry(batch, contact, subject, text)
 
@@ -586,4 +616,4 @@ class LineEvent(Workflow, ModelSQL, ModelView):
         data = self.data['postback']['data']
         self._log(
             gettext('shop_crm.msg_line_interaction_postback'),
-            description=data)
+            description=data, batch=batch)
