@@ -1180,6 +1180,31 @@ class LineTestCase(RouteTestCase):
                         ('webhook_event_id', 'in', ids)])), 22)
         self.assertEqual(self._counts(), after)
 
+    def test_batch_falls_back_one_by_one(self):
+        "Test the events are processed one by one if the batch fails"
+        pool = Pool(self.db_name)
+        Interaction = pool.get('party.crm.interaction')
+        create = Interaction.create.__func__
+        sizes = []
+
+        def one_at_a_time(cls, vlist):
+            sizes.append(len(vlist))
+            if len(vlist) > 1:
+                raise ValueError("one at a time")
+            return create(cls, vlist)
+        users = [user_id() for _ in range(3)]
+        with patch.object(Interaction, 'create', classmethod(one_at_a_time)):
+            response = self.post([event('follow', u) for u in users])
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(sizes, [3, 1, 1, 1])
+        events = self.read('party.crm.line.event', self.search(
+                'party.crm.line.event', [('user_id', 'in', users)]),
+            ['state'])
+        self.assertEqual([e['state'] for e in events], ['done'] * 3)
+        self.assertEqual(len(self.search('party.crm.interaction', [
+                        ('party.contact_mechanisms.value', 'in', users)])),
+            3)
+
     def test_chunked_body_too_large(self):
         "Test a chunked body over 1 MiB is refused with 413"
         body = b'{"events": []}' + b' ' * (1024 * 1024)
