@@ -8,8 +8,9 @@ verifies, stores and enqueues.  In the same run, the script measures:
 
 - baseline: POST to an unknown route of the same database (no
   transaction), through the same WSGI app;
-- acceptance: signed message events of known friends accepted by one
-  trytond process (answer 200 once stored and queued);
+- acceptance: signed bodies of --per-body events accepted by one trytond
+  process (answer 200 once stored and queued), for new friends (follow)
+  and known friends (message), and the same bodies delivered again;
 - worker known / worker new: the time trytond-worker takes to process the
   queued events of known friends, then follow events of new friends (each
   with a Get Profile call to a fake Messaging API on 127.0.0.1);
@@ -17,12 +18,14 @@ verifies, stores and enqueues.  In the same run, the script measures:
   trytond-worker to the fake API, with one text (multicast by 500) and
   with a text per recipient (one push each).
 
+The ratio is the time of a request over the time of a baseline request
+(the baseline items are requests, the others events).
 Goals: acceptance >= 500 events/s, worker known >= 100 events/s.
 Usage (the database is created and activated on the first run):
 
     PYTHONOPTIMIZE=1 .venv-test/bin/python bench/bench_line.py \\
         --uri postgresql://postgres@127.0.0.1:5432/ [--events 2000] \\
-        [--recipients 10000] [--processes 1]
+        [--per-body 100] [--recipients 10000] [--processes 1]
 """
 import argparse
 import base64
@@ -48,6 +51,8 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     shop_bench.add_database_arguments(parser, 'bench_line')
     parser.add_argument('--events', type=int, default=2000)
+    parser.add_argument('--per-body', type=int, default=100,
+        help="events per webhook body (LINE sends up to about 100)")
     parser.add_argument('--recipients', type=int, default=10000)
     parser.add_argument('--processes', type=int, default=1,
         help="trytond-worker processes")
@@ -186,19 +191,29 @@ def main():
         Client(app, Response), count)
     print("database: %s%s, trytond-worker processes: %d" % (
             args.uri, database, args.processes))
-    print("%-20s %8s %12s %8s" % ("", "items", "items/s", "goal"))
-    for name, items, seconds, goal in results:
-        print("%-20s %8d %12.1f %8s" % (
-                name, items, items / seconds, goal or ''))
+    print(Results.header())
+    for result in results:
+        print(Results.line(*result))
 
 
 class Results(list):
     "The figures, also printed as soon as measured"
 
+    @staticmethod
+    def header():
+        return "%-20s %8s %12s %8s %10s" % (
+            "", "items", "items/s", "goal", "ratio")
+
+    @staticmethod
+    def line(name, items, seconds, goal, baseline):
+        ratio = '%.2f' % (seconds / baseline) if baseline else ''
+        return "%-20s %8d %12.1f %8s %10s" % (
+            name, items, items / seconds, goal or '', ratio)
+
     def append(self, result):
-        name, items, seconds, goal = result
-        print("%-20s %8d %12.1f %8s" % (
-                name, items, items / seconds, goal or ''), flush=True)
+        if not self:
+            print(self.header())
+        print(self.line(*result), flush=True)
         super().append(result)
 
 
@@ -243,33 +258,44 @@ class Worker:
         return tasks, (last - first).total_seconds()
 
 
+def bodies_of(events, size):
+    return [body_of(events[i:i + size]) for i in range(0, len(events), size)]
+
+
 def run(args, api, pool, database, channel_id, identifier, client, count):
     url = '/%s/shop_crm/line/%s/webhook' % (database, identifier)
-    n = args.events
+    n, size = args.events, args.per_body
     channel_domain = [('channel', '=', channel_id)]
     results = Results()
+    print("events per body: %d" % size)
 
     # New friends: follow events, each with a Get Profile in the worker
     users = ['U' + uuid.uuid4().hex for _ in range(n)]
-    bodies = [body_of([event('follow', u)]) for u in users]
-    post_all(client, url, bodies[:1])
+    bodies = bodies_of([event('follow', u) for u in users], size)
+    post_all(client, url, [body_of([event('follow', users[0])])])
+    # At least 200 requests, for a steady baseline
+    repeat = max(1, 200 // len(bodies))
     baseline = post_all(client, '/%s/shop_crm/line/none' % database,
-        bodies, signed=False)
-    results.append(('baseline (404)', n, baseline, None))
+        bodies * repeat, signed=False) / repeat
+    results.append(('baseline (404)', len(bodies), baseline, None,
+            baseline))
     worker = Worker(args, database, pool)
-    results.append(
-        ('acceptance new', n - 1, post_all(client, url, bodies[1:]), None))
+    results.append(('acceptance new', n, post_all(client, url, bodies),
+            None, baseline))
+    results.append(('redelivery', n, post_all(client, url, bodies),
+            None, baseline))
     tasks, seconds = worker.run()
-    results.append(('worker new', tasks, seconds, None))
+    results.append(('worker new', n, seconds, None, None))
     assert api.calls['profile'] >= n - 1
 
     # Known friends: message events
-    bodies = [body_of([event('message', u)]) for u in users]
+    bodies = bodies_of([event('message', u) for u in users], size)
     worker = Worker(args, database, pool)
-    results.append(
-        ('acceptance known', n, post_all(client, url, bodies), '>= 500'))
+    results.append(('acceptance known', n, post_all(client, url, bodies),
+            '>= 500', baseline))
     tasks, seconds = worker.run()
-    results.append(('worker known', tasks, seconds, '>= 100'))
+    results.append(('worker known', n, seconds, '>= 100', None))
+    print("worker known: %d tasks" % tasks)
     assert count('party.crm.line.event',
         channel_domain + [('state', '!=', 'done')]) == 0
 
@@ -277,7 +303,7 @@ def run(args, api, pool, database, channel_id, identifier, client, count):
             ('send same', False), ('send personalised', True)]:
         calls = dict(api.calls)
         seconds = send(args, pool, database, channel_id, personalised, count)
-        results.append((name, args.recipients, seconds, None))
+        results.append((name, args.recipients, seconds, None, None))
         print("%s: %d push, %d multicast" % (name,
                 api.calls['push'] - calls['push'],
                 api.calls['multicast'] - calls['multicast']))

@@ -6,9 +6,10 @@ import hashlib
 import json
 import logging
 import re
+from collections import defaultdict
 from contextlib import contextmanager
 
-from sql import Select
+from sql import Column, Conflict, Select
 
 from trytond import backend
 from trytond.i18n import gettext
@@ -17,6 +18,7 @@ from trytond.model.exceptions import AccessError
 from trytond.model.modelsql import SQLConstraintError
 from trytond.pool import Pool
 from trytond.pyson import Eval
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
 from .line_channel import TEXT_MAX_LENGTH
@@ -31,6 +33,8 @@ TIMESTAMP_RANGE = (946684800000, 4102444800000)
 POSTBACK_MAX_LENGTH = 300
 # The size of a party name that keeps lists and letters readable
 NAME_MAX_LENGTH = 100
+# The events processed by one queue task
+EVENT_BATCH_SIZE = 100
 RECEIVED_FIELDS = {
     'webhook_event_id', 'channel', 'company', 'type', 'timestamp',
     'user_id', 'payload', 'is_redelivery'}
@@ -157,6 +161,86 @@ def savepoint(name):
         cursor.execute('RELEASE SAVEPOINT %s' % name)
 
 
+def lock_users(user_ids):
+    "Serialize the processing of the events of the LINE users"
+    transaction = Transaction()
+    database = transaction.database
+    if not user_ids or not database.has_select_for():
+        return
+    # Always in the same order, so that two batches cannot deadlock
+    keys = sorted(int.from_bytes(
+            hashlib.blake2b(u.encode(), digest_size=8).digest(), 'big',
+            signed=True) for u in set(user_ids))
+    cursor = transaction.connection.cursor()
+    cursor.execute(*Select([database.lock_id(k, True) for k in keys]))
+
+
+class EventBatch:
+    """What the events of one task share: their users locked, their contacts
+    and the parties with an inquiry not yet closed, read once for all"""
+
+    def __init__(self, events, defer=False):
+        self.defer = defer
+        self.interactions = []
+        self._new_interactions = []
+        user_ids = sorted({e.user_id for e in events if e.user_id})
+        lock_users(user_ids)
+        self.contacts = self._read_contacts(user_ids)
+        self.inquiring = self._read_inquiring(
+            [c.party.id for c in self.contacts.values()])
+        self._new_inquiring = set()
+
+    @staticmethod
+    def _read_contacts(user_ids):
+        ContactMechanism = Pool().get('party.contact_mechanism')
+        contacts = {}
+        with Transaction().set_context(active_test=False):
+            for sub_ids in grouped_slice(user_ids):
+                for contact in ContactMechanism.search([
+                            ('type', '=', 'line'),
+                            ('value', 'in', list(sub_ids)),
+                            ], order=[('active', 'DESC'), ('id', 'ASC')]):
+                    contacts.setdefault(contact.value, contact)
+        return contacts
+
+    @staticmethod
+    def _read_inquiring(party_ids):
+        "Return the (company, party) with an inquiry not yet closed"
+        Inquiry = Pool().get('party.crm.inquiry')
+        keys = set()
+        for sub_ids in grouped_slice(party_ids):
+            keys.update((i.company.id, i.party.id) for i in Inquiry.search([
+                        ('party', 'in', list(sub_ids)),
+                        ('state', 'in', ['draft', 'open', 'answered']),
+                        ]))
+        return keys
+
+    def has_inquiry(self, company, party):
+        key = (company.id, party.id)
+        return key in self.inquiring or key in self._new_inquiring
+
+    def add_inquiry(self, company, party):
+        self._new_inquiring.add((company.id, party.id))
+
+    def add_interaction(self, interaction):
+        self._new_interactions.append(interaction)
+
+    def done(self):
+        "Keep what the processed event created"
+        self.inquiring |= self._new_inquiring
+        self._new_inquiring.clear()
+        self.interactions += self._new_interactions
+        self._new_interactions = []
+
+    def refresh(self, user_id):
+        "Read again what a failed or merging event may have changed"
+        self._new_inquiring.clear()
+        self._new_interactions = []
+        if user_id:
+            self.contacts.pop(user_id, None)
+            self.contacts.update(self._read_contacts([user_id]))
+
+
 class LineEvent(Workflow, ModelSQL, ModelView):
     __string__ = "LINE Event"
     __name__ = 'party.crm.line.event'
@@ -276,57 +360,129 @@ class LineEvent(Workflow, ModelSQL, ModelView):
     def receive(cls, channel, data):
         """Store the new events of a webhook body and queue their processing
 
+        The events are inserted in one statement that skips the ids already
+        stored, and queued by batches of EVENT_BATCH_SIZE.
         Raise InvalidWebhookBody when the body is not a callback request."""
         events = webhook_events(data)
         if not events:
             return []
-        ids = [e['webhookEventId'] for e in events]
-        existing = {e.webhook_event_id for e in cls.search([
-                    ('webhook_event_id', 'in', ids),
-                    ])}
-        to_create = [cls.values_from_payload(channel, e) for e in events
-            if e['webhookEventId'] not in existing]
-        if not to_create:
+        rows = cls._insert_new(
+            [cls.values_from_payload(channel, e) for e in events])
+        pending = [id_ for id_, state in rows if state == 'pending']
+        if pending:
+            with Transaction().set_context(
+                    company=channel.company.id, queue_name='shop_crm_line',
+                    queue_batch=EVENT_BATCH_SIZE):
+                cls.__queue__.process(cls.browse(pending))
+        return cls.browse([id_ for id_, _ in rows])
+
+    @classmethod
+    def _insert_new(cls, values):
+        "Insert the values of the events not yet stored; return (id, state)"
+        transaction = Transaction()
+        database = transaction.database
+        cursor = transaction.connection.cursor()
+        table = cls.__table__()
+        names = ['webhook_event_id', 'channel', 'company', 'type',
+            'timestamp', 'user_id', 'payload', 'is_redelivery', 'state',
+            'error']
+        columns = [table.create_uid, table.create_date] + [
+            Column(table, n) for n in names]
+        now = dt.datetime.now()
+        rows = [[transaction.user, now] + [
+                v.get(n, 'pending' if n == 'state' else None)
+                for n in names]
+            for v in values]
+        conflict = None
+        if database.has_insert_on_conflict():
+            conflict = Conflict(
+                table, indexed_columns=[table.webhook_event_id])
+        if not (conflict and database.has_returning()):
+            return cls._insert_checked(table, columns, rows, conflict)
+        result = []
+        for sub_rows in grouped_slice(
+                rows, backend.MAX_QUERY_PARAMS // len(columns)):
+            cursor.execute(*table.insert(columns, list(sub_rows),
+                    on_conflict=conflict,
+                    returning=[table.id, table.state]))
+            result.extend(cursor)
+        return result
+
+    @classmethod
+    def _insert_checked(cls, table, columns, rows, conflict):
+        "Insert the rows whose event id is not stored, without RETURNING"
+        cursor = Transaction().connection.cursor()
+        select = table.select(table.id, table.state, table.webhook_event_id,
+            where=table.webhook_event_id.in_([r[2] for r in rows]))
+        cursor.execute(*select)
+        existing = {i for _, _, i in cursor}
+        rows = [r for r in rows if r[2] not in existing]
+        if not rows:
             return []
         try:
-            records = cls.create(to_create)
-        except (SQLConstraintError, backend.DatabaseIntegrityError):
+            cursor.execute(*table.insert(columns, rows, on_conflict=conflict))
+        except backend.DatabaseIntegrityError:
             # A concurrent request stored the same event: retry the
             # transaction which will then skip it.
             raise backend.DatabaseOperationalError("concurrent LINE event")
-        with Transaction().set_context(
-                company=channel.company.id, queue_name='shop_crm_line'):
-            for record in records:
-                if record.state == 'pending':
-                    cls.__queue__.process([record])
-        return records
+        cursor.execute(*select)
+        return [(id_, state) for id_, state, i in cursor if i not in existing]
 
     @classmethod
     @ModelView.button
     def process(cls, events):
-        "Process each event all or nothing, and mark it done or failed"
+        """Process each event all or nothing, and mark it done or failed
+
+        The contacts of the users of the events are locked and read once
+        for all of them, and their interactions are created together.
+        If creating them together fails, the batch is processed again with
+        each interaction created with its event."""
+        ids = list(map(int, events))
+        try:
+            with savepoint('line_batch'):
+                cls._process_batch(ids, defer=True)
+        except backend.DatabaseOperationalError:
+            raise
+        except Exception:
+            logger.warning("LINE events processed one by one", exc_info=True)
+            cls._process_batch(ids, defer=False)
+
+    @classmethod
+    def _process_batch(cls, ids, defer):
+        pool = Pool()
+        Interaction = pool.get('party.crm.interaction')
+        events = [e for e in cls.browse(ids) if e.state != 'done']
+        batch = EventBatch(events, defer=defer)
+        done = []
         for event in events:
-            if event.state == 'done':
-                continue
             try:
                 with savepoint('line_event'):
-                    event = cls(event.id)
-                    event._handler()()
-                    cls.save([event])
+                    event._handler()(batch)
             except backend.DatabaseOperationalError:
                 raise
             except Exception as exception:
                 logger.warning(
                     "LINE event %s failed", event.webhook_event_id,
                     exc_info=True)
+                batch.refresh(event.user_id)
                 cls.fail([cls(event.id)], str(exception)[:1000])
             else:
-                cls.do([event])
+                batch.done()
+                done.append(event)
+        Interaction.save(batch.interactions)
+        cls.do(done)
 
     @classmethod
     @Workflow.transition('done')
     def do(cls, events):
-        cls.write(events, {'error': None})
+        by_party = defaultdict(list)
+        for event in events:
+            by_party[event.party.id if event.party else None].append(event)
+        args = []
+        for party, sub_events in by_party.items():
+            args.extend([sub_events, {'error': None, 'party': party}])
+        if args:
+            cls.write(*args)
 
     @classmethod
     @Workflow.transition('failed')
@@ -341,39 +497,22 @@ class LineEvent(Workflow, ModelSQL, ModelView):
                     'shop_crm.msg_line_event_invalid', reason=reason))
         return getattr(self, '_process_%s' % self.type, self._process_other)
 
-    def _process_other(self):
+    def _process_other(self, batch):
         pass
 
-    def _lock_user(self):
-        "Serialize the processing of the events of one LINE user"
-        transaction = Transaction()
-        database = transaction.database
-        if database.has_select_for():
-            cursor = transaction.connection.cursor()
-            key = hashlib.blake2b(
-                self.user_id.encode(), digest_size=8).digest()
-            cursor.execute(*Select([database.lock_id(
-                            int.from_bytes(key, 'big', signed=True), True)]))
-
-    def _get_contact(self, create=True):
+    def _get_contact(self, batch, create=True):
         "Return the line contact mechanism of the event user"
-        pool = Pool()
-        ContactMechanism = pool.get('party.contact_mechanism')
         if not self.user_id:
             return None
-        self._lock_user()
-        with Transaction().set_context(active_test=False):
-            contacts = ContactMechanism.search([
-                    ('type', '=', 'line'),
-                    ('value', '=', self.user_id),
-                    ], order=[('active', 'DESC'), ('id', 'ASC')], limit=1)
-        if contacts:
-            contact, = contacts
+        contact = batch.contacts.get(self.user_id)
+        if contact:
             self.party = contact.party
             return contact
         if not create:
             return None
-        return self._create_contact()
+        contact = self._create_contact()
+        batch.contacts[self.user_id] = contact
+        return contact
 
     def _create_contact(self):
         pool = Pool()
@@ -394,7 +533,8 @@ class LineEvent(Workflow, ModelSQL, ModelView):
         contact, = party.contact_mechanisms
         return contact
 
-    def _log(self, subject, description=None):
+    def _log(self, subject, description=None, batch=None):
+        "Log the interaction, at the end of the batch if it defers them"
         pool = Pool()
         Interaction = pool.get('party.crm.interaction')
         interaction = Interaction(
@@ -402,62 +542,64 @@ class LineEvent(Workflow, ModelSQL, ModelView):
             date=self.timestamp or dt.datetime.now(), type='line',
             direction='inbound', subject=subject, description=description,
             origin=self)
-        interaction.save()
+        if batch and batch.defer:
+            batch.add_interaction(interaction)
+        else:
+            interaction.save()
         return interaction
 
-    def _process_follow(self):
+    def _process_follow(self, batch):
         pool = Pool()
         ContactMechanism = pool.get('party.contact_mechanism')
         Scenario = pool.get('party.crm.line.scenario')
-        contact = self._get_contact()
+        contact = self._get_contact(batch)
         if not contact.active:
             contact.active = True
             ContactMechanism.save([contact])
-        self._log(gettext('shop_crm.msg_line_interaction_follow'))
+        self._log(gettext('shop_crm.msg_line_interaction_follow'), batch=batch)
         Scenario.enroll('follow', [self.party], self.company)
 
-    def _process_unfollow(self):
+    def _process_unfollow(self, batch):
         pool = Pool()
         ContactMechanism = pool.get('party.contact_mechanism')
         Enrollment = pool.get('party.crm.line.scenario.enrollment')
-        contact = self._get_contact(create=False)
+        contact = self._get_contact(batch, create=False)
         if not contact:
             return
         if contact.active:
             contact.active = False
             ContactMechanism.save([contact])
-        self._log(gettext('shop_crm.msg_line_interaction_unfollow'))
+        self._log(
+            gettext('shop_crm.msg_line_interaction_unfollow'), batch=batch)
         Enrollment.leave([self.party])
 
-    def _process_message(self):
+    def _process_message(self, batch):
         pool = Pool()
         LinkCode = pool.get('party.crm.line.link_code')
-        contact = self._get_contact()
+        contact = self._get_contact(batch)
         message = self.data['message']
         if message['type'] == 'text':
             text = message['text']
             code = LinkCode.find(text, self.company)
             if code:
                 code.link(self, contact)
+                batch.refresh(self.user_id)
                 return
         else:
             text = gettext(
                 'shop_crm.msg_line_message_type', type=message['type'])
         subject = text.strip().splitlines()[0][:80]
-        self._log(subject, description=text)
+        self._log(subject, description=text, batch=batch)
         if self.channel.create_inquiries:
-            self._open_inquiry(contact, subject, text)
+            self._open_inquiry(batch, contact, subject, text)
 
-    def _open_inquiry(self, contact, subject, text):
+    def _open_inquiry(self, batch, contact, subject, text):
         "Open an inquiry unless the party has one not yet closed"
         pool = Pool()
         Inquiry = pool.get('party.crm.inquiry')
-        if Inquiry.search([
-                    ('company', '=', self.company.id),
-                    ('party', '=', self.party.id),
-                    ('state', 'in', ['draft', 'open', 'answered']),
-                    ], limit=1):
+        if batch.has_inquiry(self.company, self.party):
             return
+        batch.add_inquiry(self.company, self.party)
         Inquiry.create([{
                     'company': self.company.id,
                     'party': self.party.id,
@@ -469,9 +611,9 @@ class LineEvent(Workflow, ModelSQL, ModelView):
                     'opened_date': dt.datetime.now(),
                     }])
 
-    def _process_postback(self):
-        self._get_contact()
+    def _process_postback(self, batch):
+        self._get_contact(batch)
         data = self.data['postback']['data']
         self._log(
             gettext('shop_crm.msg_line_interaction_postback'),
-            description=data)
+            description=data, batch=batch)

@@ -285,25 +285,32 @@ class LineMessage(Workflow, ModelSQL, ModelView):
                     party=message.party.rec_name))
         unreachable = set(unreachable)
         to_retry, delay = [], 0
+        sent, failed = defaultdict(list), defaultdict(list)
         for group in cls._groups(m for m in messages if m not in unreachable):
             for batch in grouped_slice(group, MULTICAST_SIZE):
                 batch = list(batch)
                 delivery = cls._deliver(batch, user_ids)
                 if is_sent(delivery.status):
-                    cls.succeed(batch, delivery.status)
+                    sent[delivery.status].extend(batch)
                 elif (is_retryable(delivery.status)
                         and attempt + 1 < cls._max_attempts()):
-                    cls.write(batch, {
-                            'http_status': delivery.status,
-                            'error': delivery.error,
-                            })
-                    to_retry.extend(batch)
+                    failed[delivery.status, delivery.error, True].extend(batch)
                     delay = max(delay, retry_delay(
                             delivery.retry_after, attempt,
                             base=Transaction().context.get(
                                 'line_retry_base', 1.0)))
                 else:
-                    cls.fail(batch, delivery.status, delivery.error)
+                    failed[delivery.status, delivery.error, False].extend(
+                        batch)
+        # The states are written once per outcome, not per call
+        for status, batch in sent.items():
+            cls.succeed(batch, status)
+        for (status, error, retry), batch in failed.items():
+            if retry:
+                cls.write(batch, {'http_status': status, 'error': error})
+                to_retry.extend(batch)
+            else:
+                cls.fail(batch, status, error)
         if to_retry:
             cls._enqueue(to_retry, attempt=attempt + 1, delay=delay)
 

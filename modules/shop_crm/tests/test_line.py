@@ -411,30 +411,29 @@ class LineTestCase(RouteTestCase):
         self.assertEqual(len(self.search('party.contact_mechanism', [
                         ('value', '=', uid)])), 1)
 
+    @with_transaction()
     def test_duplicate_event_race(self):
-        "Test an event stored between the check and the insert"
-        pool = Pool(self.db_name)
+        "Test a body stored in part returns and queues only its new events"
+        pool = Pool()
         Event = pool.get('party.crm.line.event')
-        uid = user_id()
-        follow = event('follow', uid)
-        self.assertEqual(self.post([follow]).status_code, 200)
-        search = Event.search
-        calls = []
-
-        def racing_search(domain, *args, **kwargs):
-            if domain and domain[0][0] == 'webhook_event_id' and not calls:
-                calls.append(domain)
-                return []
-            return search(domain, *args, **kwargs)
-        with patch.object(Event, 'search', racing_search):
-            response = self.post([follow])
-        self.assertEqual(response.status_code, 200)
-        self.assertEqual(len(calls), 1)
-        self.assertEqual(len(self.search('party.crm.line.event', [
-                        ('webhook_event_id', '=',
-                            follow['webhookEventId'])])), 1)
-        self.assertEqual(len(self.search('party.crm.interaction', [
-                        ('party.contact_mechanisms.value', '=', uid)])), 1)
+        Channel = pool.get('party.crm.line.channel')
+        transaction = Transaction()
+        channel = Channel(self.channel_id)
+        first, second, third = [event('follow', user_id()) for _ in range(3)]
+        stored = Event.receive(channel, {'events': [first, second]})
+        transaction.tasks.clear()
+        records = Event.receive(channel, {'events': [second, third, first]})
+        self.assertEqual(
+            [r.webhook_event_id for r in records],
+            [third['webhookEventId']])
+        self.assertEqual(len(transaction.tasks), 1)
+        self.assertEqual(Event.search([
+                    ('webhook_event_id', 'in', [
+                            e['webhookEventId']
+                            for e in [first, second, third]]),
+                    ], count=True), 3)
+        self.assertEqual(len(stored), 2)
+        transaction.tasks.clear()
 
     def test_link_code(self):
         "Test a friend sending a link code is merged onto the party"
@@ -1040,7 +1039,7 @@ class LineTestCase(RouteTestCase):
                         event('follow', uid)]})
             transaction.tasks.clear()
 
-            def busy(self):
+            def busy(self, batch):
                 raise backend.DatabaseOperationalError("busy")
             with patch.object(Event, '_process_follow', busy):
                 with self.assertRaises(backend.DatabaseOperationalError):
@@ -1079,16 +1078,31 @@ class LineTestCase(RouteTestCase):
                     ('user_id', 'in', users),
                     ('state', '!=', 'done')]), [])
 
+    def _queued_events(self):
+        "Return the instances of each event task not yet run"
+        Queue = Pool().get('ir.queue')
+        return [t.data['instances'] for t in Queue.search([
+                    ('name', '=', 'shop_crm_line'),
+                    ('dequeued_at', '=', None),
+                    ], order=[('id', 'ASC')])
+            if t.data['model'] == 'party.crm.line.event']
+
+    @contextmanager
+    def worker(self):
+        config.set('queue', 'worker', 'True')
+        try:
+            yield
+        finally:
+            config.set('queue', 'worker', 'False')
+
     def test_request_only_stores_and_queues(self):
         "Test with a worker the request neither processes nor calls LINE"
         uid = user_id()
-        config.set('queue', 'worker', 'True')
-        try:
+        with self.worker(), patch(
+                'trytond.modules.shop_crm.line_event.EVENT_BATCH_SIZE', 4):
             response = self.post(
                 [event('follow', user_id()) for _ in range(5)]
                 + [event('follow', uid)])
-        finally:
-            config.set('queue', 'worker', 'False')
         self.assertEqual(response.status_code, 200)
         self.assertEqual([r for r in self.api.requests
                 if r['method'] == 'GET'], [])
@@ -1101,18 +1115,109 @@ class LineTestCase(RouteTestCase):
             Event = Pool().get('party.crm.line.event')
             events = Event.search([('state', '=', 'pending')])
             self.assertEqual(len(events), 6)
-            tasks = [t for t in Queue.search([
-                        ('name', '=', 'shop_crm_line'),
-                        ('dequeued_at', '=', None)])
-                if t.data['model'] == 'party.crm.line.event']
+            batches = self._queued_events()
+            self.assertEqual([len(b) for b in batches], [4, 2])
             self.assertEqual(
-                sorted(t.data['instances'][0] for t in tasks),
+                sorted(i for b in batches for i in b),
                 sorted(e.id for e in events))
-            Queue.delete(tasks)
+            Queue.delete(Queue.search([
+                        ('name', '=', 'shop_crm_line'),
+                        ('dequeued_at', '=', None)]))
             Event.process(events)
             transaction.commit()
         record, = self.read('party.crm.line.event', [event_id], ['state'])
         self.assertEqual(record['state'], 'done')
+
+    def test_multi_event_body(self):
+        "Test a body of many events: stored once, one task, each on its own"
+        pool = Pool(self.db_name)
+        Event = pool.get('party.crm.line.event')
+
+        def message(uid, text):
+            return event('message', uid, message={
+                    'type': 'text', 'id': '1', 'quoteToken': 'q',
+                    'text': text})
+        users = [user_id() for _ in range(20)]
+        known, new, broken = users[:10], users[10:], users[3]
+        self.assertEqual(self.post(
+                [event('follow', u) for u in known]).status_code, 200)
+        events = [message(u, "Hello %d" % i) for i, u in enumerate(users)]
+        events.append(message(new[2], "Again"))
+        malformed = message(known[0], " ")
+        events.insert(5, malformed)
+        before = self._counts()
+        with self.worker():
+            self.assertEqual(self.post(events).status_code, 200)
+        open_inquiry = Event._open_inquiry
+
+        def flaky(self, *args):
+            if self.user_id == broken:
+                raise RuntimeError("inquiry failed")
+            return open_inquiry(self, *args)
+        with Transaction().start(self.db_name, 0) as transaction, \
+                patch.object(Event, '_open_inquiry', flaky):
+            Queue = Pool().get('ir.queue')
+            batch, = self._queued_events()
+            self.assertEqual(len(batch), 21)
+            for task in Queue.search([
+                        ('name', '=', 'shop_crm_line'),
+                        ('dequeued_at', '=', None)]):
+                task.run()
+            transaction.commit()
+
+        ids = [e['webhookEventId'] for e in events]
+        records = self.read('party.crm.line.event', self.search(
+                'party.crm.line.event', [('webhook_event_id', 'in', ids)]),
+            ['webhook_event_id', 'user_id', 'state', 'error'])
+        self.assertEqual(len(records), 22)
+        failed = {r['webhook_event_id']: r['error'] for r in records
+            if r['state'] != 'done'}
+        broken_id, = [e['webhookEventId'] for e in events
+            if e['source']['userId'] == broken]
+        self.assertEqual(sorted(failed), sorted(
+                [broken_id, malformed['webhookEventId']]))
+        self.assertEqual(failed[broken_id], "inquiry failed")
+        self.assertIn("message.text is empty",
+            failed[malformed['webhookEventId']])
+        after = self._counts()
+        self.assertEqual(
+            {k: after[k] - before[k] for k in after}, {
+                'party.party': 10, 'party.contact_mechanism': 10,
+                'party.crm.interaction': 20, 'party.crm.inquiry': 19,
+                'party.crm.line.scenario.enrollment': 0})
+
+        # The whole body delivered again
+        redelivered = [dict(e, deliveryContext={'isRedelivery': True})
+            for e in events]
+        self.assertEqual(self.post(redelivered).status_code, 200)
+        self.assertEqual(len(self.search('party.crm.line.event', [
+                        ('webhook_event_id', 'in', ids)])), 22)
+        self.assertEqual(self._counts(), after)
+
+    def test_batch_falls_back_one_by_one(self):
+        "Test the events are processed one by one if the batch fails"
+        pool = Pool(self.db_name)
+        Interaction = pool.get('party.crm.interaction')
+        create = Interaction.create.__func__
+        sizes = []
+
+        def one_at_a_time(cls, vlist):
+            sizes.append(len(vlist))
+            if len(vlist) > 1:
+                raise ValueError("one at a time")
+            return create(cls, vlist)
+        users = [user_id() for _ in range(3)]
+        with patch.object(Interaction, 'create', classmethod(one_at_a_time)):
+            response = self.post([event('follow', u) for u in users])
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(sizes, [3, 1, 1, 1])
+        events = self.read('party.crm.line.event', self.search(
+                'party.crm.line.event', [('user_id', 'in', users)]),
+            ['state'])
+        self.assertEqual([e['state'] for e in events], ['done'] * 3)
+        self.assertEqual(len(self.search('party.crm.interaction', [
+                        ('party.contact_mechanisms.value', 'in', users)])),
+            3)
 
     def test_chunked_body_too_large(self):
         "Test a chunked body over 1 MiB is refused with 413"
