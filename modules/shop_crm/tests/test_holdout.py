@@ -130,6 +130,25 @@ class HoldoutTestCase(ShopDBTestCase):
             {line_ids[p.id] for p in parties} - {
                 line_ids[p] for p in expected})
 
+        # Merging parties moves their holdouts and recipients
+        Party = pool.get('party.party')
+        Recipient = pool.get('party.crm.line.segment_push.recipient')
+        Replace = pool.get('party.replace', type='wizard')
+        held = [p for p in parties if p.id in expected][0]
+        sent = [p for p in parties if p.id not in expected][0]
+        for source, counts in [(held, (1, 0)), (sent, (0, 1))]:
+            destination, = Party.create([{'name': source.name}])
+            session_id, _, _ = Replace.create()
+            replace = Replace(session_id)
+            replace.ask.source = source
+            replace.ask.destination = destination
+            replace.transition_replace()
+            self.assertEqual((
+                    Holdout.search([('party', '=', destination.id)],
+                        count=True),
+                    Recipient.search([('party', '=', destination.id)],
+                        count=True)), counts)
+
     @with_transaction()
     def test_push_holdout_zero(self):
         "Test a share of 0 holds out nobody"
