@@ -104,6 +104,14 @@ class LineChannel(DeactivableMixin, ModelSQL, ModelView):
             "Webhook URL",
             help="The URL to paste as webhook URL in the LINE console."),
         'get_webhook_url')
+    message_cost = fields.Numeric(
+        "Cost per Message", digits=(16, 4),
+        domain=['OR',
+            ('message_cost', '=', None),
+            ('message_cost', '>=', 0),
+            ],
+        help="What one message to one customer costs, in the company "
+        "currency, to count the cost of pushes and scenarios.")
     create_inquiries = fields.Boolean(
         "Create Inquiries",
         help="Open an inquiry when a customer without an open inquiry "

@@ -72,6 +72,8 @@ class Replace(metaclass=PoolMeta):
             ('party.crm.line.message', 'party'),
             ('party.crm.line.scenario.enrollment', 'party'),
             ('party.crm.line.link_code', 'party'),
+            ('party.crm.line.holdout', 'party'),
+            ('party.crm.line.segment_push.recipient', 'party'),
             ]
 
     def transition_replace(self):

@@ -18,6 +18,7 @@ from trytond.tools import grouped_slice, reduce_ids
 from trytond.transaction import Transaction
 
 from .engagement import SEGMENTS
+from .holdout import HoldoutShareMixin, check_share
 from .line_channel import TEXT_MAX_LENGTH
 from .placeholder import party_placeholders
 
@@ -29,7 +30,8 @@ class _SafeFormat(dict):
         return ''
 
 
-class LineScenario(Workflow, DeactivableMixin, ModelSQL, ModelView):
+class LineScenario(
+        HoldoutShareMixin, Workflow, DeactivableMixin, ModelSQL, ModelView):
     __string__ = "LINE Scenario"
     __name__ = 'party.crm.line.scenario'
     _states = {
@@ -84,6 +86,8 @@ class LineScenario(Workflow, DeactivableMixin, ModelSQL, ModelView):
     enrollments = fields.One2Many(
         'party.crm.line.scenario.enrollment', 'scenario', "Enrollments",
         readonly=True)
+    holdouts = fields.One2Many(
+        'party.crm.line.holdout', 'scenario', "Holdouts", readonly=True)
     state = fields.Selection([
             ('draft', "Draft"),
             ('running', "Running"),
@@ -96,6 +100,9 @@ class LineScenario(Workflow, DeactivableMixin, ModelSQL, ModelView):
     def __setup__(cls):
         super().__setup__()
         cls._order.insert(0, ('name', 'ASC'))
+        cls.holdout_share.states = {
+            'readonly': Eval('state') == 'running',
+            }
         cls._transitions |= {
             ('draft', 'running'),
             ('running', 'stopped'),
@@ -138,6 +145,13 @@ class LineScenario(Workflow, DeactivableMixin, ModelSQL, ModelView):
     @classmethod
     def default_repurchase_days(cls):
         return 7
+
+    @classmethod
+    def validate_fields(cls, scenarios, field_names):
+        super().validate_fields(scenarios, field_names)
+        if 'holdout_share' in field_names:
+            for scenario in scenarios:
+                check_share(scenario.holdout_share)
 
     @classmethod
     def default_state(cls):
@@ -194,22 +208,31 @@ class LineScenario(Workflow, DeactivableMixin, ModelSQL, ModelView):
         return enrollments
 
     def _enroll(self, candidates):
-        """Enroll the parties of the query not yet enrolled
+        """Enroll the parties of the query not yet enrolled nor held out
 
-        candidates is a query with a party column."""
+        candidates is a query with a party column.  The share of the
+        scenario not yet enrolled is held out first."""
         pool = Pool()
         Enrollment = pool.get('party.crm.line.scenario.enrollment')
+        Holdout = pool.get('party.crm.line.holdout')
         transaction = Transaction()
         database = transaction.database
         cursor = transaction.connection.cursor()
         enrollment = Enrollment.__table__()
         enrolled = enrollment.select(
             enrollment.party, where=enrollment.scenario == self.id)
+        now = self._now()
+        held = Holdout.hold_out(
+            'scenario', self, self.company,
+            candidates.select(
+                candidates.party, where=~candidates.party.in_(enrolled)),
+            self.holdout_share, now)
         new = candidates.select(
             Literal(self.id), Literal(self.company.id), candidates.party,
-            Literal(self._now()), Literal('running'),
+            Literal(now), Literal('running'),
             Literal(transaction.user), CurrentTimestamp(),
-            where=~candidates.party.in_(enrolled),
+            where=~candidates.party.in_(enrolled)
+            & ~candidates.party.in_(held),
             group_by=[candidates.party])
         columns = [
             enrollment.scenario, enrollment.company, enrollment.party,

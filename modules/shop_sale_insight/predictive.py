@@ -246,9 +246,13 @@ class Engagement(metaclass=PoolMeta):
         cursor = Transaction().connection.cursor()
         table = cls.__table__()
         clear = [getattr(table, n) for n in PREDICTION_FIELDS]
+        # Only the rows that hold a prediction: the engagement computation
+        # inserts its rows anew, and updating them to NULL would write each
+        # row one more time
         cursor.execute(*table.update(
                 clear, [Null] * len(clear),
-                where=table.company == company_id))
+                where=(table.company == company_id)
+                & (table.prediction_method != Null)))
         if not len(parties):
             return
         exponent = Decimal(1).scaleb(-digits)

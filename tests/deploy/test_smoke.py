@@ -295,6 +295,8 @@ class DeploymentSmokeTest(unittest.TestCase):
         scenario, = rpc.model('party.crm.line.scenario', 'create', [{
                     'name': "Welcome", 'company': company,
                     'channel': channel, 'trigger': 'follow',
+                    # every follower gets the steps: no holdout
+                    'holdout_share': {'__class__': 'Decimal', 'decimal': '0'},
                     'steps': [['create', [{
                                     'sequence': 1,
                                     'delay': {

@@ -725,6 +725,7 @@ class LineTestCase(RouteTestCase):
                 push.start.company = company
                 push.start.channel = self.channel_id
                 push.start.text = "Sale this weekend"
+                push.start.holdout_share = 0
                 push.transition_send()
         messages = Message.search([('party', 'in', [p.id for p in parties])])
         self.assertEqual(len(messages), 2)
@@ -738,6 +739,7 @@ class LineTestCase(RouteTestCase):
                     'company': self.company_id,
                     'channel': self.channel_id,
                     'trigger': trigger,
+                    'holdout_share': 0,
                     'steps': [('create', [{
                                     'sequence': 1,
                                     'delay': dt.timedelta(0),

@@ -32,6 +32,7 @@ MATRIX = {
     'party.crm.line.channel': '---- ---- r--- rcwd ---- ----',
     'party.crm.line.event': '---- ---- r--- r-wd ---- ----',
     'party.crm.line.link_code': '---- ---- r--- r--- ---- ----',
+    'party.crm.line.holdout': '---- ---- r--- r--- ---- ----',
     'party.crm.line.message': '---- ---- rcwd rcwd ---- ----',
     'party.crm.line.scenario': '---- ---- rcwd rcwd ---- ----',
     'party.crm.line.scenario.activity': '---- ---- r--- r--- ---- ----',
@@ -42,6 +43,9 @@ MATRIX = {
     'party.crm.line.scenario.step': (
         '---- ---- r-wd r-wd ---- ----' if backend.name == 'sqlite'
         else '---- ---- rcwd rcwd ---- ----'),
+    'party.crm.line.segment_push': '---- ---- r--- r--- ---- ----',
+    'party.crm.line.segment_push.recipient':
+        '---- ---- r--- r--- ---- ----',
     'party.crm.preference': '---- ---- rcwd rcwd ---- ----',
     'party.crm.rating': '---- ---- rcwd rcwd ---- ----',
     'party.crm.repurchase_due': '---- ---- r--- r--- ---- ----',
@@ -65,6 +69,7 @@ MATRIX = {
     'sale.insight.product.time_series': '---- ---- ---- ---- r--- r---',
     'sale.insight.retention': '---- ---- ---- ---- r--- r---',
     'sale.insight.segment_channel': '---- ---- ---- ---- r--- r---',
+    'sale.insight.uplift': '---- ---- ---- ---- r--- r---',
     }
 
 # (model, button): the roles that may click it
