@@ -213,6 +213,28 @@ def backtest(method, history, k=6, season=12):
     return sum(errors) / k, sum(ratios) / k
 
 
+def _best_method(methods, backtest):
+    """Return the method of the lowest backtest MAE, its MAE and sMAPE, and
+    the MAE of each method; moving average when none can be tested
+
+    backtest(method) returns (mae, smape) or None."""
+    errors = {}
+    best = None
+    for method in METHODS:
+        if method not in methods:
+            continue
+        result = backtest(method)
+        if result is None:
+            continue
+        mae, smape = result
+        errors[method] = mae
+        if best is None or mae < best[1] - 1e-9:
+            best = (method, mae, smape)
+    if best is None:
+        return 'moving_average', None, None, errors
+    return best + (errors,)
+
+
 def select(history, horizon=1, k=6, season=12, intermittent=0.3,
         methods=None):
     """Return the method with the smallest backtest MAE and its figures.
@@ -223,22 +245,8 @@ def select(history, horizon=1, k=6, season=12, intermittent=0.3,
     if methods is None:
         methods = candidates(history, season=season,
             intermittent=intermittent)
-    errors = {}
-    best = None
-    for method in METHODS:
-        if method not in methods:
-            continue
-        result = backtest(method, history, k=k, season=season)
-        if result is None:
-            continue
-        mae, smape = result
-        errors[method] = mae
-        if best is None or mae < best[1] - 1e-9:
-            best = (method, mae, smape)
-    if best is None:
-        method, mae, smape = 'moving_average', None, None
-    else:
-        method, mae, smape = best
+    method, mae, smape, errors = _best_method(
+        methods, lambda m: backtest(m, history, k=k, season=season))
     values = forecast(method, history, horizon, season=season)
     return {
         'method': method,
@@ -415,22 +423,8 @@ def select_many(histories, horizon=1, k=6, season=12, intermittent=0.3):
         if 'croston' in methods:
             states['croston'] = {
                 t: _croston_state(history[:t]) for t in origins}
-        errors = {}
-        best = None
-        for method in METHODS:
-            if method not in methods:
-                continue
-            result = _batch_backtest(method, history, k, season, states)
-            if result is None:
-                continue
-            mae, smape = result
-            errors[method] = mae
-            if best is None or mae < best[1] - 1e-9:
-                best = (method, mae, smape)
-        if best is None:
-            method, mae, smape = 'moving_average', None, None
-        else:
-            method, mae, smape = best
+        method, mae, smape, errors = _best_method(
+            methods, lambda m: _batch_backtest(m, history, k, season, states))
         results.append({
                 'method': method,
                 'forecasts': _batch_forecast(
