@@ -1152,11 +1152,13 @@ def create_line(pool, company, people, sales, rng):
         event['id'] = id_
     rows.insert('party_crm_line_event', events)
     messages = campaign_messages(company, channel, friends, first_sale, rng)
+    messages, push = campaign_push(pool, company, channel, messages)
     enrolled = create_scenario(
         pool, company, channel, friends, messages, rows, rng)
     for message, id_ in zip(messages, rows.ids(
                 'party_crm_line_message', len(messages))):
         message['id'] = id_
+    push_recipients(push, messages, rows)
     for activity in enrolled:
         activity['message'] = activity['message']['id']
     rows.insert('party_crm_line_message', messages)
@@ -1222,6 +1224,42 @@ def campaign_messages(company, channel, friends, first_sale, rng):
                     LINE_DRAFT, TODAY, retry_key, rng),
                 state='draft', sent_date=None, http_status=None))
     return messages
+
+
+def campaign_push(pool, company, channel, messages):
+    """The last campaign sent a month ago or more, recorded as the segment
+    push it was: 10 % of its friends held out as a control group, so that
+    Message Uplift has a result.  Return the messages without those of the
+    parties held out, and the push with the retry key of its messages."""
+    SegmentPush = pool.get('party.crm.line.segment_push')
+    limit = dt.datetime.combine(TODAY - dt.timedelta(days=30), dt.time.max)
+    campaigns = {}
+    for message in messages:
+        if message['state'] == 'sent' and message['sent_date'] <= limit:
+            campaigns.setdefault(message['retry_key'], []).append(message)
+    campaign = max(campaigns.values(),
+        key=lambda c: min(m['sent_date'] for m in c))
+    push, = SegmentPush.create([{'company': company.id,
+                'channel': channel.id, 'text': campaign[0]['text'],
+                'date': min(m['sent_date'] for m in campaign),
+                'holdout_share': Decimal('0.1')}])
+    held = push.hold_out([m['party'] for m in campaign])
+    key = campaign[0]['retry_key']
+    sent = [m for m in messages
+        if not (m['retry_key'] == key and m['party'] in held)]
+    return sent, (push, key)
+
+
+def push_recipients(push, messages, rows):
+    "The recipients of the push, with the messages they were sent"
+    push, key = push
+    recipients = [m for m in messages if m['retry_key'] == key]
+    rows.insert('party_crm_line_segment_push_recipient', [
+            dict(create_uid=1, create_date=m['create_date'], id=id_,
+                push=push.id, party=m['party'], message=m['id'])
+            for m, id_ in zip(recipients, rows.ids(
+                    'party_crm_line_segment_push_recipient',
+                    len(recipients)))])
 
 
 def create_scenario(pool, company, channel, friends, messages, rows, rng):
@@ -1298,6 +1336,7 @@ def check_figures(pool, company):
     Forecast = pool.get('sale.insight.forecast')
     Due = pool.get('party.crm.repurchase_due')
     Fact = pool.get('sale.insight.fact')
+    Uplift = pool.get('sale.insight.uplift')
     context = {'company': company.id, 'from_date': START,
         'to_date': TODAY - dt.timedelta(days=RECENT_DAYS + 1)}
     with Transaction().set_context(context):
@@ -1319,11 +1358,14 @@ def check_figures(pool, company):
         at_risk = Engagement.search([('at_risk', '=', True)], count=True)
         forecasts = Forecast.search([], count=True)
         backtests = Backtest.search([], order=[('id', 'DESC')], limit=1)
+        uplift, = Uplift.search([('kind', '=', 'push')])
+        uplift = (uplift.recipients, uplift.holdouts, uplift.uplift,
+            uplift.uplift_lower, uplift.uplift_upper)
     revenue = int(sum(core.values()))
     profit = int(sum(p for _, p in insight.values()))
     return {'revenue': revenue, 'profit': profit, 'customers': len(core),
         'segments': segments, 'repurchase_due': due, 'at_risk': at_risk,
-        'forecasts': forecasts,
+        'forecasts': forecasts, 'uplift': uplift,
         'backtest': backtests[0] if backtests else None}
 
 
@@ -1518,6 +1560,8 @@ def main(database, config_file):
     if backtest:
         print("  backtest (%s): %s customers, MAE %.3f, aggregate error %.3f"
             % backtest)
+    print("  uplift of the push: %d recipients, %d held out, profit per "
+        "customer %s (95 %% interval %s to %s)" % figures['uplift'])
 
 
 if __name__ == '__main__':

@@ -636,7 +636,6 @@ async function setContextField(name, text, many2one = false) {
 
 async function flowProfitability() {
     await clickMenu(PROFITABILITY_MENU);
-    await shot('doc-profitability-list');
     const [user] = await rpc('model.res.user.get_preferences', [true]).then(
         (prefs) => [prefs]);
     const company = user.company;
@@ -659,6 +658,7 @@ async function flowProfitability() {
         throw new Error('no sale channel');
     }
     await compareList(await serverCustomers(base), 'all channels');
+    await shot('doc-profitability-list');  // once its rows are shown
     return {base, channel};
 }
 
