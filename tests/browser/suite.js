@@ -641,9 +641,12 @@ async function flowProfitability() {
     const company = user.company;
     const channels = await rpc('model.sale.channel.search_read', [
         [['company', '=', company]], 0, null, null, ['rec_name', 'name']]);
-    // the context form defaults: the last year until today
-    const base = {company, from_date: date(todayMinus(365)), to_date: date(new Date()),
-        period: 'month'};
+    // the context form's defaults, from the server: its today is the
+    // company's, which may not be the browser's
+    const defaults = await rpc('model.sale.insight.context.default_get',
+        [['from_date', 'to_date', 'period'], false]);
+    const base = {company, from_date: defaults.from_date,
+        to_date: defaults.to_date, period: defaults.period};
     let channel = null;
     for (const c of channels) {
         const rows = await serverCustomers({...base, channel: c.id});
