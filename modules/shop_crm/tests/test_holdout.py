@@ -12,28 +12,12 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
-from .test_line import SECRET, TOKEN, FakeMessagingAPI, user_id
+from .test_line import SECRET, TOKEN, FakeMessagingAPITestMixin, user_id
 from .users import ShopDBTestCase, as_user, create_user
 
 
-class HoldoutTestCase(ShopDBTestCase):
+class HoldoutTestCase(FakeMessagingAPITestMixin, ShopDBTestCase):
     "Test the holdouts of LINE pushes and scenarios"
-
-    @classmethod
-    def setUpClass(cls):
-        cls.api = FakeMessagingAPI()
-        cls.api.start()
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        cls.api.stop()
-
-    def setUp(self):
-        super().setUp()
-        self.api.requests.clear()
-        self.api.responses.clear()
 
     def _setup(self, count):
         pool = Pool()

@@ -161,9 +161,8 @@ def user_id():
     return 'U' + uuid.uuid4().hex
 
 
-class LineTestCase(RouteTestCase):
-    "Test LINE channel of Shop CRM"
-    module = 'shop_crm'
+class FakeMessagingAPITestMixin:
+    "Run a fake Messaging API for the test case, emptied before each test"
 
     @classmethod
     def setUpClass(cls):
@@ -175,6 +174,17 @@ class LineTestCase(RouteTestCase):
     def tearDownClass(cls):
         super().tearDownClass()
         cls.api.stop()
+
+    def setUp(self):
+        super().setUp()
+        self.api.requests.clear()
+        self.api.responses.clear()
+        self.api.failing_profiles.clear()
+
+
+class LineTestCase(FakeMessagingAPITestMixin, RouteTestCase):
+    "Test LINE channel of Shop CRM"
+    module = 'shop_crm'
 
     @classmethod
     def setUpDatabase(cls):
@@ -192,12 +202,6 @@ class LineTestCase(RouteTestCase):
                     }])
         cls.identifier = channel.identifier
         cls.channel_id = channel.id
-
-    def setUp(self):
-        super().setUp()
-        self.api.requests.clear()
-        self.api.responses.clear()
-        self.api.failing_profiles.clear()
 
     def url(self, identifier=None):
         return '/%s/shop_crm/line/%s/webhook' % (
