@@ -33,6 +33,7 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -244,13 +245,14 @@ class Worker:
                     os.path.dirname(sys.executable), 'trytond-worker'),
                 '-d', self.database, '-n', str(self.args.processes)],
             env=dict(os.environ), stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
+            stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             wait_until(lambda: self._query(
                     'SELECT COUNT(*) FROM ir_queue '
                     'WHERE id > %s AND finished_at IS NULL')[0])
         finally:
-            worker.terminate()
+            # the worker's processes are its children: stop them all
+            os.killpg(worker.pid, signal.SIGTERM)
             worker.wait()
         tasks, first, last = self._query(
             'SELECT COUNT(*), MIN(dequeued_at), MAX(finished_at) '
