@@ -386,6 +386,30 @@ summary() {
             "${t_failed[$db]}" "${t_skipped[$db]}" "${t_secs[$db]}s" ""
     done
     echo "Logs: $LOGDIR"
+    failures
+}
+
+# The failed tests of every log, each with its message, so that the end of
+# the output names them: unittest's FAIL/ERROR blocks (header and last line
+# of the traceback) and the browser suite's FAIL lines (and the next one).
+failures() {
+    local log name lines
+    lines=$(for log in "$LOGDIR"/*.log; do
+        [ -e "$log" ] || continue
+        name=$(basename "$log" .log)
+        awk -v name="$name" '
+            /^(FAIL|ERROR): / { header = $0; last = ""; state = 1; next }
+            state == 1 && /^-{20,}$/ { state = 2; next }
+            state == 2 && /^(-{20,}|={20,})$/ {
+                print name ": " header "\n    " last; state = 0; next }
+            state == 2 && NF { last = $0 }
+            /^FAIL / { print name ": " $0; getline; print name ": " $0 }
+        ' "$log"
+    done)
+    [ -n "$lines" ] || return 0
+    echo
+    echo "Failures"
+    echo "$lines" | head -60
 }
 
 main() {
