@@ -10,6 +10,7 @@ the realised sales of the facts in that window give the customer's orders,
 revenue and profit, zero when the customer did not buy.  The groups are
 compared by Welch's t on the profit per customer."""
 import math
+from zoneinfo import ZoneInfo
 from decimal import Decimal
 
 from scipy import stats
@@ -23,6 +24,7 @@ from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.model.exceptions import ValidationError
 from trytond.modules.currency.fields import Monetary
+from trytond.modules.shop_crm.engagement import local_timestamp
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
@@ -269,7 +271,13 @@ class Uplift(_SalesMixin, ModelSQL, ModelView):
 
     @classmethod
     def _member_sales(cls, company, window):
-        "Return the query of the orders, revenue and profit per member"
+        """Return the query of the orders, revenue and profit per member
+
+        A sale date is the shop's, so the window starts on the day of the
+        send in the company's timezone."""
+        Company = Pool().get('company.company')
+        timezone = ZoneInfo(
+            (Company(company).timezone if company >= 0 else None) or 'UTC')
         lines = realised_lines()
         sales = lines.select(
             lines.customer.as_('customer'), lines.sale.as_('sale'),
@@ -278,7 +286,8 @@ class Uplift(_SalesMixin, ModelSQL, ModelView):
             Sum(lines.revenue - lines.cost).as_('profit'),
             group_by=[lines.customer, lines.sale])
         members = cls._members(company)
-        days = days_after(sales.date, members.start)
+        days = days_after(
+            sales.date, local_timestamp(members.start, timezone))
         join = members.join(sales, 'LEFT', condition=(
                 sales.customer == members.party)
             & (days >= 0) & (days < window))

@@ -63,14 +63,14 @@ class UpliftTestCase(unittest.TestCase):
                 'After': [('2025-07-01', 9000)],
                 })
 
-    def _push(self, company, channel, treated, held_out):
+    def _push(self, company, channel, treated, held_out, date=PUSH_DATE):
         pool = Pool()
         SegmentPush = pool.get('party.crm.line.segment_push')
         Message = pool.get('party.crm.line.message')
         Holdout = pool.get('party.crm.line.holdout')
         push, = SegmentPush.create([{
                     'company': company.id, 'channel': channel.id,
-                    'text': "Sale", 'date': PUSH_DATE,
+                    'text': "Sale", 'date': date,
                     'holdout_share': Decimal('0.4'),
                     }])
         messages = Message.create([{
@@ -81,7 +81,7 @@ class UpliftTestCase(unittest.TestCase):
                             for m in messages])]})
         Holdout.create([{
                     'company': company.id, 'push': push.id, 'party': p.id,
-                    'reason': 'random', 'date': PUSH_DATE}
+                    'reason': 'random', 'date': date}
                 for p in held_out])
         return push
 
@@ -207,6 +207,38 @@ class UpliftTestCase(unittest.TestCase):
                     'company': other.id}])
         with Transaction().set_user(user.id):
             self.assertEqual(self._uplifts(company), {})
+
+    @with_transaction()
+    def test_window_local_day(self):
+        "Test the window starts on the send's day in the company's timezone"
+        pool = Pool()
+        Channel = pool.get('party.crm.line.channel')
+        company = jpy_company()
+        company.timezone = 'Asia/Tokyo'
+        company.save()
+        channel, = Channel.create([{
+                    'name': "Shop", 'company': company.id,
+                    'channel_secret': 's', 'access_token': 't'}])
+        with set_company(company):
+            parties, _ = create_history(company, {
+                    # 1 June in Tokyo, before the send of 2 June 00:30
+                    'Eve': [('2025-06-01', 1400)],
+                    'Day': [('2025-06-02', 1400)],
+                    'Held': [],
+                    })
+        # 1 June 15:30 UTC is 2 June 00:30 in Tokyo
+        push = self._push(
+            company, channel, [parties['Eve'], parties['Day']],
+            [parties['Held']], date=dt.datetime(2025, 6, 1, 15, 30))
+        uplift = self._uplifts(company)[push]
+        self.assertEqual(uplift.treated_buyers, 1)
+        self.assertEqual(uplift.treated_profit, Decimal(1000))
+
+        company.timezone = None
+        company.save()
+        uplift = self._uplifts(company)[push]
+        self.assertEqual(uplift.treated_buyers, 2)
+        self.assertEqual(uplift.treated_profit, Decimal(2000))
 
     def test_welch_interval(self):
         "Test the interval from sums is Welch's of scipy"
