@@ -195,7 +195,7 @@ class EventBatch:
         ContactMechanism = Pool().get('party.contact_mechanism')
         contacts = {}
         with Transaction().set_context(active_test=False):
-            for sub_ids in grouped_slice(user_ids):
+            for sub_ids in grouped_slice(user_ids, backend.MAX_QUERY_PARAMS):
                 for contact in ContactMechanism.search([
                             ('type', '=', 'line'),
                             ('value', 'in', list(sub_ids)),
@@ -208,7 +208,7 @@ class EventBatch:
         "Return the (company, party) with an inquiry not yet closed"
         Inquiry = Pool().get('party.crm.inquiry')
         keys = set()
-        for sub_ids in grouped_slice(party_ids):
+        for sub_ids in grouped_slice(party_ids, backend.MAX_QUERY_PARAMS):
             keys.update((i.company.id, i.party.id) for i in Inquiry.search([
                         ('party', 'in', list(sub_ids)),
                         ('state', 'in', ['draft', 'open', 'answered']),

@@ -39,7 +39,7 @@ class ContactMechanism(metaclass=PoolMeta):
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
         ids = [c.id for c in contacts if c.type == 'line']
-        for sub_ids in grouped_slice(ids):
+        for sub_ids in grouped_slice(ids, backend.MAX_QUERY_PARAMS):
             values = table.select(table.value, where=reduce_ids(
                     table.id, sub_ids))
             cursor.execute(*table.select(table.value,

@@ -2,6 +2,7 @@
 # of this repository contains the full copyright notices and license terms.
 """The wizard that sends one LINE message to the selected customers, and
 the record of each push with its recipients and holdouts."""
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.model.exceptions import AccessError
@@ -48,7 +49,8 @@ class SegmentPush(HoldoutShareMixin, ModelSQL, ModelView):
         Holdout = pool.get('party.crm.line.holdout')
         cursor = Transaction().connection.cursor()
         party = Party.__table__()
-        for sub_ids in grouped_slice(sorted(party_ids)):
+        for sub_ids in grouped_slice(
+                sorted(party_ids), backend.MAX_QUERY_PARAMS):
             held = Holdout.hold_out(
                 'push', self, self.company, party.select(
                     party.id.as_('party'),

@@ -201,7 +201,7 @@ class LineScenario(
         party = Party.__table__()
         enrollments = []
         for scenario in scenarios:
-            for sub_ids in grouped_slice(party_ids):
+            for sub_ids in grouped_slice(party_ids, backend.MAX_QUERY_PARAMS):
                 enrollments += scenario._enroll(party.select(
                         party.id.as_('party'),
                         where=reduce_ids(party.id, sub_ids)))
@@ -347,7 +347,7 @@ class LineScenarioStep(ModelSQL, ModelView):
         party_ids = sorted({int(p) for p in parties})
         sale, line = Sale.__table__(), SaleLine.__table__()
         products, categories = {}, {}
-        for sub_ids in grouped_slice(party_ids):
+        for sub_ids in grouped_slice(party_ids, backend.MAX_QUERY_PARAMS):
             ranked = line.join(sale, condition=line.sale == sale.id).select(
                 sale.party, line.product,
                 RowNumber(window=Window([sale.party], order_by=[
