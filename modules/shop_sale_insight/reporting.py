@@ -16,7 +16,7 @@ from dateutil.relativedelta import relativedelta
 from sql import Cast, Column, Literal, Null, Union, With
 from sql.aggregate import Count, Max, Min, Sum
 from sql.conditionals import Case, Coalesce
-from sql.functions import Ceil, DateTrunc, Log, Power, Round
+from sql.functions import Ceil, DateTrunc, Extract, Log, Power, Round
 
 from trytond import backend
 from trytond.i18n import lazy_gettext
@@ -28,10 +28,15 @@ from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.tools import grouped_slice
 from trytond.tools.chart import sparkline
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, record_cache_size
 
 from .facts import COLUMNS, MAX_IDS, RESTRICTIONS, in_ids, insight_company
 from .report_context import check_sales_context
+
+
+# The numbers of the periods of a customer time series id: above the number
+# of 9999-12-31 (year * 372 + (month - 1) * 31 + day - 1)
+PERIOD_NUMBERS = 2 ** 22
 
 
 def to_date(value):
@@ -112,6 +117,20 @@ class Abstract(margin_reporting.Abstract):
         cursor.execute(*super().search(domain, offset=offset, limit=limit,
                 order=order, query=True))
         return cls.browse([i for i, in cursor])
+
+    @classmethod
+    def read(cls, ids, fields_names):
+        """Read the rows with one call of each getter for all the ids
+
+        Core calls a getter once per slice of the record cache size: each
+        call would be another pass over the facts (the sparklines) or the
+        CRM tables."""
+        context = Transaction().context
+        size = max(len(ids), record_cache_size(Transaction()))
+        if context.get('_record_cache_size', 0) >= size:
+            return super().read(ids, fields_names)
+        with Transaction().set_context(_record_cache_size=size):
+            return super().read(ids, fields_names)
 
     # Line level: the one place where revenue and cost are computed
 
@@ -407,7 +426,7 @@ class Abstract(margin_reporting.Abstract):
         # The rates are computed from the rounded sums so they can be
         # checked by hand from the amounts shown
         profit = revenue - cost
-        number = Count(line.sale, distinct=True)
+        number = cls._column_number(tables, withs)
         margin = Case((revenue != 0, profit / revenue), else_=Null)
         markup = Case((cost != 0, profit / cost), else_=Null)
         average_order = Case((number != 0, revenue / number), else_=Null)
@@ -431,6 +450,12 @@ class Abstract(margin_reporting.Abstract):
     def _column_id(cls, tables, withs):
         line = tables['line']
         return Min(line.id)
+
+    @classmethod
+    def _column_number(cls, tables, withs):
+        "Return the number of distinct sales of the row"
+        line = tables['line']
+        return Count(line.sale, distinct=True)
 
     @classmethod
     def _group_by(cls, tables, withs):
@@ -648,6 +673,11 @@ class Context(ModelView):
 
 
 class CustomerMixin:
+    """The figures per customer, summed per sale first
+
+    Counting the distinct sales of a row sorts all its facts; the sums per
+    customer and sale (and period) are grouped by hash, and the rows then
+    sum and count them."""
     __slots__ = ()
 
     customer = fields.Many2One(
@@ -656,6 +686,52 @@ class CustomerMixin:
             'company': Eval('company', -1),
             },
         depends={'company'})
+
+    @classmethod
+    def table_query(cls):
+        pool = Pool()
+        Company = pool.get('company.company')
+        Currency = pool.get('currency.currency')
+        check_sales_context()
+        from_item, tables, withs = cls._joins()
+        sales = from_item.select(*cls._sale_columns(tables, withs),
+            where=cls._where(tables, withs),
+            group_by=cls._sale_group_by(tables, withs))
+
+        tables = {}
+        tables['line'] = sales
+        tables['line.company'] = company = Company.__table__()
+        tables['line.company.currency'] = currency = Currency.__table__()
+        from_item = (sales
+            .join(company, condition=sales.company == company.id)
+            .join(currency, condition=company.currency == currency.id))
+        return from_item.select(*cls._columns(tables, withs),
+            group_by=cls._group_by(tables, withs),
+            with_=withs.values())
+
+    @classmethod
+    def _sale_group_by(cls, tables, withs):
+        "Return the keys of the sums per sale of the facts"
+        line = tables['line']
+        return [line.company, line.customer, line.sale]
+
+    @classmethod
+    def _sale_columns(cls, tables, withs):
+        "Return the columns of the sums per sale of the facts"
+        line = tables['line']
+        return [
+            line.company.as_('company'),
+            line.customer.as_('customer'),
+            line.sale.as_('sale'),
+            Sum(line.revenue).as_('revenue'),
+            Sum(line.cost).as_('cost'),
+            ]
+
+    @classmethod
+    def _column_number(cls, tables, withs):
+        # the line of the rows is one sum per sale
+        line = tables['line']
+        return Count(line.sale)
 
     @classmethod
     def _columns(cls, tables, withs):
@@ -788,7 +864,64 @@ class Customer(CustomerMixin, Abstract, ModelView):
 
 
 class CustomerTimeseries(CustomerMixin, AbstractTimeseries, ModelView):
+    """The customer figures per period
+
+    The id of a row is ``customer * PERIOD_NUMBERS + the number of its
+    period`` so that a read is narrowed to the customers of the ids read."""
     __name__ = 'sale.insight.customer.time_series'
+
+    @classmethod
+    def table_query(cls):
+        series = super().table_query()
+        columns = [
+            Column(series, c.output_name).as_(c.output_name)
+            for c in series.columns if c.output_name != 'id']
+        return series.select(
+            cls._row_id(series.customer, series.date).as_('id'), *columns)
+
+    @classmethod
+    def _column_id(cls, tables, withs):
+        # replaced by _row_id in table_query
+        line = tables['line']
+        return line.customer
+
+    @classmethod
+    def _sale_group_by(cls, tables, withs):
+        return super()._sale_group_by(tables, withs) + [
+            cls._column_date(tables, withs).as_('date')]
+
+    @classmethod
+    def _sale_columns(cls, tables, withs):
+        return super()._sale_columns(tables, withs) + [
+            cls._column_date(tables, withs).as_('date')]
+
+    @classmethod
+    def _row_id(cls, customer, date):
+        "Return the SQL id of the row of the customer and the period date"
+        database = Transaction().database
+        bigint = database.sql_type('BIGINT').base
+        number = (Extract('YEAR', date) * 372
+            + (Extract('MONTH', date) - 1) * 31
+            + Extract('DAY', date) - 1)
+        return (Cast(customer, bigint) * PERIOD_NUMBERS
+            + Cast(number, bigint))
+
+    @classmethod
+    def _where(cls, tables, withs):
+        line = tables['line']
+        where = super()._where(tables, withs)
+        customers = Transaction().context.get('_insight_read_customers')
+        if customers is not None:
+            where &= in_ids(line.customer, customers)
+        return where
+
+    @classmethod
+    def read(cls, ids, fields_names):
+        customers = sorted({i // PERIOD_NUMBERS for i in ids})
+        if len(customers) > MAX_IDS:
+            return super().read(ids, fields_names)
+        with Transaction().set_context(_insight_read_customers=customers):
+            return super().read(ids, fields_names)
 
 
 class ChannelMixin:

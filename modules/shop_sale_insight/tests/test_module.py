@@ -146,6 +146,37 @@ class ShopSaleInsightTestCase(CompanyTestMixin, ModuleTestCase):
                 self.assertEqual(Customer.search([]), [])
 
     @with_transaction()
+    def test_customer_time_series_read_by_id(self):
+        "Test a customer time series row read alone gives its own figures"
+        pool = Pool()
+        Sale = pool.get('sale.sale')
+        SaleLine = pool.get('sale.line')
+        CustomerTimeseries = pool.get('sale.insight.customer.time_series')
+
+        company = self._create_company()
+        with set_company(company):
+            sale = create_service_sale(company)
+            later, = Sale.copy([sale], {'sale_date': dt.date(2025, 3, 2)})
+            SaleLine.write(list(later.lines), {'quantity': 1})
+            Sale.write([later], {'state': 'confirmed'})
+            with Transaction().set_context(
+                    from_date=dt.date(2025, 1, 1),
+                    to_date=dt.date(2025, 12, 31),
+                    period='month'):
+                rows = CustomerTimeseries.search([])
+                read = [
+                    CustomerTimeseries.read(
+                        [r.id], ['customer', 'date', 'revenue', 'number'])[0]
+                    for r in reversed(rows)]
+
+        self.assertEqual(
+            [(r['customer'], r['date'], r['revenue'], r['number'])
+                for r in read], [
+                (sale.party.id, dt.date(2025, 3, 1), Decimal(300), 1),
+                (sale.party.id, dt.date(2025, 1, 1), Decimal(900), 1),
+                ])
+
+    @with_transaction()
     def test_realised_lines(self):
         "Test the line-level realised query can be executed on its own"
         pool = Pool()
