@@ -11,8 +11,9 @@ in the same run and on the same data:
 
 - read: the monthly history read by the one SQL query
   (``sale.insight.forecast._history``);
-- baseline: ``sale.insight.forecast|compute`` restricted to the moving
-  average (same query, same writes, no fitting);
+- baseline: ``sale.insight.forecast|compute`` with the moving average as
+  the only candidate (same query, same writes, no choice; the batched
+  methods are still fitted and backtested for all the products at once);
 - compute: ``sale.insight.forecast|compute`` with every method, the
   backtest and the selection;
 

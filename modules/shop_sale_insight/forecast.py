@@ -12,6 +12,7 @@ from collections import defaultdict
 
 from dateutil.relativedelta import relativedelta
 
+from sql import Column
 from sql.aggregate import Min, Sum
 from sql.conditionals import Coalesce
 from sql.functions import DateTrunc
@@ -58,10 +59,10 @@ def _to_date(value):
 
 
 def array_literal(values):
-    """Return the PostgreSQL array text of the values: numbers (repr keeps
-    every float digit), dates, times and words without quotes"""
-    return '{%s}' % ','.join(
-        'NULL' if v is None else '"%s"' % v for v in values)
+    """Return the PostgreSQL array text of the values: numbers (str keeps
+    every float digit), dates and the method names, whose texts need no
+    quotes and never contain None, the text of NULL values"""
+    return '{%s}' % ','.join(map(str, values)).replace('None', 'NULL')
 
 
 def period_start(date, period):
@@ -173,43 +174,20 @@ class Forecast(ModelSQL, ModelView):
         series = cls._history(
             company, start, origin - dt.timedelta(days=1), period, dates,
             warehouse=warehouse)
-        season = SEASONS[period]
         computed_at = dt.datetime.now()
-        starts = cls._history_starts(company, {p for p, _ in series})
-        histories = defaultdict(list)
-        for (product, warehouse_id), values in series.items():
-            # the months before the product existed are not zero demand
-            first = period_start(starts.get(product, start), period)
-            skip = sum(1 for d in dates if d < first)
-            if values[skip:]:
-                histories[len(dates) - skip].append(
-                    (product, warehouse_id, values[skip:]))
-        rows = []
+        columns = defaultdict(list)
+        future = [origin + period_delta(period, h) for h in range(horizon)]
+        histories = cls._histories_by_length(company, period, dates, series)
         for length, group in sorted(histories.items()):
             days = dates[len(dates) - length:]
             results = forecast_methods.select_many(
                 [values for _, _, values in group],
-                horizon=horizon, k=backtest, season=season)
+                horizon=horizon, k=backtest, season=SEASONS[period])
             for (product, warehouse_id, values), result in zip(
                     group, results):
-                common = {
-                    'company': company,
-                    'product': product,
-                    'warehouse': warehouse_id,
-                    'period': period,
-                    'method': result['method'],
-                    'error': result['mae'],
-                    'smape': result['smape'],
-                    'computed_at': computed_at,
-                    }
-                for day, value in zip(days, values):
-                    rows.append(dict(common, date=day, actual=value,
-                            quantity=None))
-                for h, value in enumerate(result['forecasts']):
-                    rows.append(dict(common,
-                            date=origin + period_delta(period, h),
-                            actual=None, quantity=round(value, 4)))
-        cls._replace(company, period, warehouse, rows)
+                cls._add_rows(columns, product, warehouse_id,
+                    days, values, future, result)
+        cls._replace(company, period, warehouse, computed_at, columns)
 
     @classmethod
     def check_parameters(cls, period, history, horizon, backtest):
@@ -274,12 +252,32 @@ class Forecast(ModelSQL, ModelView):
             group_by=[located.product, located.warehouse, located.date])
         cursor.execute(*query)
         index = {d: i for i, d in enumerate(dates)}
+        # the position of each date read, -1 outside of the history
+        positions = {}
         series = defaultdict(lambda: [0.0] * len(dates))
-        for product, warehouse_id, date, quantity in cursor:
-            date = period_start(_to_date(date), period)
-            if date in index:
-                series[product, warehouse_id][index[date]] += quantity or 0
+        for product, warehouse_id, date, quantity in cursor.fetchall():
+            position = positions.get(date)
+            if position is None:
+                position = positions[date] = index.get(
+                    period_start(_to_date(date), period), -1)
+            if position >= 0:
+                series[product, warehouse_id][position] += quantity or 0
         return series
+
+    @classmethod
+    def _histories_by_length(cls, company, period, dates, series):
+        """Return the (product, warehouse, history) of the series by length
+        of history: from the period of the product's history start"""
+        starts = cls._history_starts(company, {p for p, _ in series})
+        histories = defaultdict(list)
+        for (product, warehouse_id), values in series.items():
+            # the months before the product existed are not zero demand
+            first = period_start(starts.get(product, dates[0]), period)
+            skip = sum(1 for d in dates if d < first)
+            if values[skip:]:
+                histories[len(dates) - skip].append(
+                    (product, warehouse_id, values[skip:]))
+        return histories
 
     @classmethod
     def _history_starts(cls, company, products):
@@ -287,42 +285,66 @@ class Forecast(ModelSQL, ModelView):
         stock move in the company; without a move (services), its creation
         or its first realised sale if that is earlier"""
         pool = Pool()
-        Move = pool.get('stock.move')
         Product = pool.get('product.product')
         Fact = pool.get('sale.insight.fact')
         cursor = Transaction().connection.cursor()
-        move = Move.__table__()
         fact = Fact.__table__()
         product = Product.__table__()
-        starts = {}
-        for sub_ids in grouped_slice(sorted(products), MAX_IDS):
+        starts = cls._first_moves(company, products)
+        others = sorted(set(products) - set(starts))
+        for sub_ids in grouped_slice(others, MAX_IDS):
             sub_ids = list(sub_ids)
-            moves = move.select(move.product,
-                Min(Coalesce(move.effective_date, move.planned_date)).as_(
-                    'date'),
-                where=(move.company == company)
-                & in_ids(move.product, sub_ids),
-                group_by=[move.product])
             sales = fact.select(fact.product, Min(fact.date).as_('date'),
                 where=(fact.company == company)
                 & in_ids(fact.product, sub_ids),
                 group_by=[fact.product])
             cursor.execute(*product
-                .join(moves, 'LEFT', condition=moves.product == product.id)
                 .join(sales, 'LEFT', condition=sales.product == product.id)
-                .select(product.id, moves.date, product.create_date,
-                    sales.date, where=in_ids(product.id, sub_ids)))
-            for product_id, first_move, created, first_sale in cursor:
-                if first_move:
-                    starts[product_id] = to_date(first_move)
-                else:
-                    starts[product_id] = min(filter(None, [
-                                to_date(created), to_date(first_sale)]))
+                .select(product.id, product.create_date, sales.date,
+                    where=in_ids(product.id, sub_ids)))
+            for product_id, created, first_sale in cursor:
+                starts[product_id] = min(filter(None, [
+                            to_date(created), to_date(first_sale)]))
         return starts
 
     @classmethod
-    def _replace(cls, company, period, warehouse, rows):
-        "Replace the forecasts by the rows with one INSERT"
+    def _first_moves(cls, company, products):
+        """Return the date of the first stock move in the company of each
+        of the products that have a dated move
+
+        The moves are grouped per product without a list of the products:
+        every move would be tested against it."""
+        pool = Pool()
+        Move = pool.get('stock.move')
+        cursor = Transaction().connection.cursor()
+        move = Move.__table__()
+        cursor.execute(*move.select(move.product,
+                Min(Coalesce(move.effective_date, move.planned_date)),
+                where=move.company == company,
+                group_by=[move.product]))
+        return {
+            product: to_date(first)
+            for product, first in cursor if first and product in products}
+
+    @staticmethod
+    def _add_rows(columns, product, warehouse, days, values, future, result):
+        """Add to the columns the rows of a product: the actual quantities
+        of the history days, then the forecasts of the future days"""
+        count = len(days) + len(future)
+        columns['product'].extend([product] * count)
+        columns['warehouse'].extend([warehouse] * count)
+        columns['date'].extend(days + future)
+        columns['actual'].extend(values + [None] * len(future))
+        columns['quantity'].extend([None] * len(days)
+            + [round(v, 4) for v in result['forecasts']])
+        for name, key in [
+                ('method', 'method'), ('error', 'mae'), ('smape', 'smape')]:
+            columns[name].extend([result[key]] * count)
+
+    @classmethod
+    def _replace(cls, company, period, warehouse, computed_at, columns):
+        """Replace the forecasts by the rows of the columns (lists of the
+        same length by name) with one INSERT"""
         transaction = Transaction()
         cursor = transaction.connection.cursor()
         table = cls.__table__()
@@ -330,31 +352,37 @@ class Forecast(ModelSQL, ModelView):
         if warehouse:
             where &= table.warehouse == warehouse
         cursor.execute(*table.delete(where=where))
-        names = [
-            'company', 'product', 'warehouse', 'period', 'date', 'actual',
-            'quantity', 'method', 'error', 'smape', 'computed_at']
-        columns = [getattr(table, n) for n in names] + [
-            table.create_uid, table.create_date]
-        if not rows:
+        if not columns:
             return
-        now = dt.datetime.now()
-        values = [
-            [r[n] for n in names] + [transaction.user, now] for r in rows]
+        constants = [
+            ('company', 'INTEGER', company),
+            ('period', 'VARCHAR', period),
+            ('computed_at', 'TIMESTAMP', computed_at),
+            ('create_uid', 'INTEGER', transaction.user),
+            ('create_date', 'TIMESTAMP', dt.datetime.now()),
+            ]
+        varying = [
+            ('product', 'INTEGER'), ('warehouse', 'INTEGER'),
+            ('date', 'DATE'), ('actual', 'FLOAT8'), ('quantity', 'FLOAT8'),
+            ('method', 'VARCHAR'), ('error', 'FLOAT8'), ('smape', 'FLOAT8')]
+        insert_columns = [Column(table, n) for n, _, _ in constants] + [
+            Column(table, n) for n, _ in varying]
+        query, _ = tuple(
+            table.insert(insert_columns, [[0] * len(insert_columns)]))
+        insert = query[:query.index(' VALUES ')]
         if backend.name == 'postgresql':
-            # One statement whose parameters are the columns as array
-            # literals: the driver converts thirteen strings, not each value
-            types = [
-                'INTEGER', 'INTEGER', 'INTEGER', 'VARCHAR', 'DATE', 'FLOAT8',
-                'FLOAT8', 'VARCHAR', 'FLOAT8', 'FLOAT8', 'TIMESTAMP',
-                'INTEGER', 'TIMESTAMP']
-            query, _ = tuple(table.insert(columns, [[0] * len(columns)]))
-            insert = query[:query.index(' VALUES ')]
-            cursor.execute(insert + ' SELECT * FROM UNNEST(%s)' % ', '.join(
-                    '%%s::%s[]' % t for t in types),
-                [array_literal(c) for c in zip(*values)])
+            # One statement whose parameters are the constants and the
+            # varying columns as array literals: the driver converts a few
+            # strings, not each value
+            cursor.execute(insert + ' SELECT %s, * FROM UNNEST(%s)' % (
+                    ', '.join('%%s::%s' % t for _, t, _ in constants),
+                    ', '.join('%%s::%s[]' % t for _, t in varying)),
+                [v for _, _, v in constants]
+                + [array_literal(columns[n]) for n, _ in varying])
         else:
-            query, _ = tuple(table.insert(columns, [[0] * len(columns)]))
-            cursor.executemany(query, values)
+            head = [v for _, _, v in constants]
+            cursor.executemany(query, [head + list(r)
+                    for r in zip(*(columns[n] for n, _ in varying))])
 
     @classmethod
     def _latest(cls, company, period='month'):

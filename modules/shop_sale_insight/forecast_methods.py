@@ -262,10 +262,10 @@ def select(history, horizon=1, k=6, season=12, intermittent=0.3,
 # Every recursion above only extends its state period by period, so the
 # state after the first t periods of a history is the state the method
 # fitted on history[:t] would reach.  One run over the whole history gives
-# the states of every backtest origin; numpy runs it for all the histories
-# and all the grid parameters at once.  The sums and the final arithmetic
-# stay in Python, in the order of the functions above, so that the results
-# are the same floats as those of :func:`select`.
+# the one-step forecasts of every backtest origin; numpy runs it for all
+# the histories (and all the grid parameters) at once, with the operations
+# of the functions above in the same order.  The sums stay Python's sum of
+# the same floats, so that the results are the floats of :func:`select`.
 
 def _best_index(sses):
     "Return the index of the grid column :func:`fit_ses_alpha` would keep"
@@ -280,7 +280,7 @@ def _best_index(sses):
 
 
 def _ses_states(values, origins):
-    "Return for each origin t the fitted SES level of values[:, :t]"
+    "Return for each origin t the fitted SES levels of values[:, :t]"
     import numpy as np
     alpha = np.array(ALPHAS)
     rows = np.arange(len(values))
@@ -289,7 +289,7 @@ def _ses_states(values, origins):
     states = {}
     for t in range(1, values.shape[1] + 1):
         if t in origins:
-            states[t] = level[rows, _best_index(sse)].tolist()
+            states[t] = level[rows, _best_index(sse)]
         if t < values.shape[1]:
             value = values[:, t:t + 1]
             sse = sse + (value - level) ** 2
@@ -328,9 +328,8 @@ def _hw_states(values, lists, season, origins):
     for t in range(season, n + 1):
         if t in origins and t >= 2 * season:
             best = _best_index(sse)
-            states[t] = (level[rows, best].tolist(),
-                trend[rows, best].tolist(),
-                seasonal[rows, best].tolist())
+            states[t] = (
+                level[rows, best], trend[rows, best], seasonal[rows, best])
         if t == n:
             break
         value = values[:, t:t + 1]
@@ -345,61 +344,107 @@ def _hw_states(values, lists, season, origins):
     return states
 
 
-def _croston_state(history):
-    "Return the Croston SBA forecast of the history (one period)"
-    return croston(history, 1)[0]
+def _croston_states(values, origins, alpha=0.1):
+    "Return for each origin t the Croston SBA forecasts of values[:, :t]"
+    import numpy as np
+    size = np.zeros(len(values))
+    interval = np.ones(len(values))
+    periods = np.zeros(len(values))
+    seen = np.zeros(len(values), dtype=bool)
+    states = {}
+    for t in range(values.shape[1] + 1):
+        if t in origins:
+            states[t] = np.where(seen,
+                np.maximum(size / interval * (1 - alpha / 2), 0.0), 0.0)
+        if t == values.shape[1]:
+            break
+        value = values[:, t]
+        periods = periods + 1
+        demand = value != 0
+        first, again = demand & ~seen, demand & seen
+        size = np.where(first, value,
+            np.where(again, alpha * value + (1 - alpha) * size, size))
+        interval = np.where(first, periods, np.where(again,
+                alpha * periods + (1 - alpha) * interval, interval))
+        seen |= demand
+        periods = np.where(demand, 0, periods)
+    return states
 
 
-def _one_step(method, history, t, states, season):
-    "Return the forecast of period t fitted on history[:t]"
-    if method == 'moving_average':
-        return moving_average(history[:t])[0]
-    elif method == 'exponential_smoothing':
-        return max(states['ses'][t], 0.0)
-    elif method == 'holt_winters':
-        level, trend, seasonal = states['hw'][t]
-        return max(level + 1 * trend + seasonal[t % season], 0.0)
-    elif method == 'croston':
-        return states['croston'][t]
-    raise ValueError(method)
+def _moving_average_states(lists, origins, window=3):
+    "Return for each origin t the moving averages of the histories[:t]"
+    import numpy as np
+    return {t: np.maximum(np.array(
+                [sum(h[max(t - window, 0):t]) / min(t, window)
+                    for h in lists]), 0.0)
+        for t in origins}
 
 
-def _batch_forecast(method, history, horizon, states, season):
-    "Return the forecasts of the method fitted on the whole history"
-    n = len(history)
-    if method == 'exponential_smoothing':
-        return _clip([states['ses'][n]] * horizon)
-    elif method == 'holt_winters':
-        level, trend, seasonal = states['hw'][n]
-        return _clip([level + h * trend + seasonal[(n + h - 1) % season]
-                for h in range(1, horizon + 1)])
-    return forecast(method, history, horizon, season=season)
+def _fitted_forecasts(values, lists, origins, season):
+    """Return per method the one-step forecast of each history fitted on
+    its periods before each origin, and the Holt-Winters level, trend and
+    seasonal indices of the whole histories (None with fewer than two
+    seasons)"""
+    import numpy as np
+    n = values.shape[1]
+    forecasts = {
+        'moving_average': _moving_average_states(lists, origins),
+        'exponential_smoothing': {t: np.maximum(level, 0.0)
+            for t, level in _ses_states(values, origins).items()},
+        'croston': _croston_states(values, origins),
+        }
+    if n < 2 * season:
+        return forecasts, None
+    states = _hw_states(values, lists, season, origins)
+    forecasts['holt_winters'] = {
+        t: np.maximum(level + 1 * trend + seasonal[:, t % season], 0.0)
+        for t, (level, trend, seasonal) in states.items()}
+    return forecasts, states[n]
 
 
-def _batch_backtest(method, history, k, season, states):
-    "Return what :func:`backtest` returns, from the precomputed states"
-    n = len(history)
-    k = min(k, n - 1)
+def _batch_backtests(values, forecasts, k, season):
+    """Return per method that can be tested what :func:`backtest` returns
+    for each history; Holt-Winters needs two seasons at the first origin"""
+    import numpy as np
+    n = values.shape[1]
     if k < 1:
-        return None
-    if method == 'holt_winters' and n - k < 2 * season:
-        return None
-    errors, ratios = [], []
-    for t in range(n - k, n):
-        predicted = _one_step(method, history, t, states, season)
-        actual = history[t]
-        error = abs(actual - predicted)
-        errors.append(error)
-        total = abs(actual) + abs(predicted)
-        ratios.append(2 * error / total if total else 0.0)
-    return sum(errors) / k, sum(ratios) / k
+        return {}
+    actual = values[:, n - k:]
+    results = {}
+    for method, by_origin in forecasts.items():
+        if method == 'holt_winters' and n - k < 2 * season:
+            continue
+        predicted = np.stack([by_origin[t] for t in range(n - k, n)], axis=1)
+        errors = np.abs(actual - predicted)
+        totals = np.abs(actual) + np.abs(predicted)
+        ratios = np.divide(2 * errors, totals,
+            out=np.zeros(totals.shape), where=totals != 0)
+        results[method] = [(sum(e) / k, sum(r) / k)
+            for e, r in zip(errors.tolist(), ratios.tolist())]
+    return results
+
+
+def _batch_forecasts(forecasts, holt_winters, n, horizon, season):
+    "Return per method the forecasts of each history for the horizon"
+    import numpy as np
+    results = {}
+    for method, by_origin in forecasts.items():
+        if method == 'holt_winters':
+            level, trend, seasonal = holt_winters
+            columns = [np.maximum(
+                    level + h * trend + seasonal[:, (n + h - 1) % season],
+                    0.0) for h in range(1, horizon + 1)]
+        else:
+            columns = [by_origin[n]] * horizon
+        results[method] = np.stack(columns, axis=1).tolist()
+    return results
 
 
 def select_many(histories, horizon=1, k=6, season=12, intermittent=0.3):
     """Return the :func:`select` result of each history, in order.
 
-    The histories must all have the same length; the grids of exponential
-    smoothing and Holt-Winters are fitted for all of them at once."""
+    The histories must all have the same length; every method is fitted
+    and backtested for all of them at once."""
     import numpy as np
     if not histories:
         return []
@@ -407,28 +452,20 @@ def select_many(histories, horizon=1, k=6, season=12, intermittent=0.3):
     n = len(lists[0])
     assert all(len(h) == n for h in lists)
     values = np.array(lists, dtype=float)
-    origins = set(range(max(n - min(k, n - 1), 1), n + 1))
-    ses = _ses_states(values, origins)
-    hw = (_hw_states(values, lists, season, origins)
-        if n >= 2 * season else {})
+    k = min(k, n - 1)
+    forecasts, holt_winters = _fitted_forecasts(
+        values, lists, set(range(max(n - k, 1), n + 1)), season)
+    backtests = _batch_backtests(values, forecasts, k, season)
+    finals = _batch_forecasts(forecasts, holt_winters, n, horizon, season)
     results = []
     for row, history in enumerate(lists):
-        states = {
-            'ses': {t: v[row] for t, v in ses.items()},
-            'hw': {t: (v[0][row], v[1][row], v[2][row])
-                for t, v in hw.items()},
-            }
         methods = candidates(history, season=season,
             intermittent=intermittent)
-        if 'croston' in methods:
-            states['croston'] = {
-                t: _croston_state(history[:t]) for t in origins}
-        method, mae, smape, errors = _best_method(
-            methods, lambda m: _batch_backtest(m, history, k, season, states))
+        method, mae, smape, errors = _best_method(methods,
+            lambda m: backtests[m][row] if m in backtests else None)
         results.append({
                 'method': method,
-                'forecasts': _batch_forecast(
-                    method, history, horizon, states, season),
+                'forecasts': finals[method][row],
                 'mae': mae,
                 'smape': smape,
                 'errors': errors,

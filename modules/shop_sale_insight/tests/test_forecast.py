@@ -126,3 +126,24 @@ class ForecastMethodsTestCase(unittest.TestCase):
                 expected = [select(h, horizon=3, k=k) for h in histories]
                 self.assertEqual(
                     select_many(histories, horizon=3, k=k), expected)
+
+    def test_select_many_returns_and_short_seasons(self):
+        "The batched selection with returns, no demand and short seasons"
+        rng = random.Random(5)
+        tested = set()
+        for length in [1, 3, 8, 9, 13]:
+            histories = [
+                [0.0] * length,
+                [rng.choice([0.0, 0.0, -1.0, 2.5, 7.0])
+                    for _ in range(length)],
+                [rng.uniform(-3, 40) for _ in range(length)],
+                ]
+            for k in [2, 5, 20]:
+                expected = [
+                    select(h, horizon=4, k=k, season=4) for h in histories]
+                results = select_many(histories, horizon=4, k=k, season=4)
+                self.assertEqual(results, expected)
+                tested.update(*(r['errors'] for r in results))
+        self.assertEqual(tested, {
+                'moving_average', 'exponential_smoothing', 'holt_winters',
+                'croston'})
