@@ -12,6 +12,7 @@ from trytond.i18n import gettext
 from trytond.model import DeactivableMixin, ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 from trytond.url import http_host
 
@@ -25,6 +26,8 @@ RETRY_BASE = 1.0
 RETRY_MAX = 3600
 REQUEST_TIMEOUT = 10
 TEXT_MAX_LENGTH = 5000
+# The size of a party name that keeps lists and letters readable
+NAME_MAX_LENGTH = 100
 
 Delivery = namedtuple('Delivery', ['status', 'error', 'retry_after'])
 
@@ -184,6 +187,45 @@ class LineChannel(DeactivableMixin, ModelSQL, ModelView):
                 "LINE profile of %s on channel %s failed: %s",
                 user_id, self.id, exception.__class__.__name__)
             return None
+
+    @classmethod
+    def fetch_line_names(cls, channels, friends):
+        """Name the parties of new friends after their LINE display name
+
+        friends are the [party id, name given at its creation] of parties
+        created for friends of the channels.  A party renamed since keeps
+        its name, and so does a party whose profile cannot be read.  The
+        names are written together, after the calls: the task holds no
+        lock while it waits on LINE."""
+        Party = Pool().get('party.party')
+        users = cls._unnamed_friends(dict(friends))
+        names = {}
+        for channel in channels:
+            for party, user_id in users.items():
+                if party not in names:
+                    name = (channel.get_profile_name(user_id) or '').strip()
+                    if name:
+                        names[party] = name[:NAME_MAX_LENGTH]
+        args = []
+        for party, name in names.items():
+            args.extend([[party], {'name': name}])
+        if args:
+            Party.write(*args)
+
+    @classmethod
+    def _unnamed_friends(cls, created_names):
+        "Return the LINE user id of the parties that kept their created name"
+        ContactMechanism = Pool().get('party.contact_mechanism')
+        users = {}
+        for sub_ids in grouped_slice(list(created_names)):
+            for contact in ContactMechanism.search([
+                        ('party', 'in', list(sub_ids)),
+                        ('type', '=', 'line'),
+                        ], order=[('id', 'ASC')]):
+                party = contact.party
+                if party.name == created_names[party.id]:
+                    users.setdefault(party, contact.value)
+        return users
 
     def deliver(self, to, line_messages, retry_key):
         """Push (one user id) or multicast (a list) the LINE messages once

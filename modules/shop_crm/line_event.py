@@ -31,8 +31,6 @@ EVENT_TYPE = re.compile(r'[A-Za-z]{1,64}')
 # 2000-01-01 to 2100-01-01 in milliseconds
 TIMESTAMP_RANGE = (946684800000, 4102444800000)
 POSTBACK_MAX_LENGTH = 300
-# The size of a party name that keeps lists and letters readable
-NAME_MAX_LENGTH = 100
 # The events processed by one queue task
 EVENT_BATCH_SIZE = 100
 RECEIVED_FIELDS = {
@@ -183,6 +181,8 @@ class EventBatch:
         self.defer = defer
         self.interactions = []
         self._new_interactions = []
+        self.friends = []
+        self._new_friends = []
         user_ids = sorted({e.user_id for e in events if e.user_id})
         lock_users(user_ids)
         self.contacts = self._read_contacts(user_ids)
@@ -225,17 +225,24 @@ class EventBatch:
     def add_interaction(self, interaction):
         self._new_interactions.append(interaction)
 
+    def add_friend(self, channel, party):
+        "Keep the party created for a new friend, to name after the batch"
+        self._new_friends.append((channel.id, party.id, party.name))
+
     def done(self):
         "Keep what the processed event created"
         self.inquiring |= self._new_inquiring
         self._new_inquiring.clear()
         self.interactions += self._new_interactions
         self._new_interactions = []
+        self.friends += self._new_friends
+        self._new_friends = []
 
     def refresh(self, user_id):
         "Read again what a failed or merging event may have changed"
         self._new_inquiring.clear()
         self._new_interactions = []
+        self._new_friends = []
         if user_id:
             self.contacts.pop(user_id, None)
             self.contacts.update(self._read_contacts([user_id]))
@@ -471,6 +478,21 @@ class LineEvent(Workflow, ModelSQL, ModelView):
                 done.append(event)
         Interaction.save(batch.interactions)
         cls.do(done)
+        cls._queue_line_names(batch.friends)
+
+    @classmethod
+    def _queue_line_names(cls, friends):
+        """Queue one task per channel to fetch the names of the new friends
+
+        The Get Profile calls happen there, once the batch has committed and
+        released the locks on its users."""
+        Channel = Pool().get('party.crm.line.channel')
+        by_channel = defaultdict(list)
+        for channel, party, name in friends:
+            by_channel[channel].append([party, name])
+        with Transaction().set_context(queue_name='shop_crm_line'):
+            for channel, parties in by_channel.items():
+                Channel.__queue__.fetch_line_names([Channel(channel)], parties)
 
     @classmethod
     @Workflow.transition('done')
@@ -512,16 +534,16 @@ class LineEvent(Workflow, ModelSQL, ModelView):
             return None
         contact = self._create_contact()
         batch.contacts[self.user_id] = contact
+        batch.add_friend(self.channel, contact.party)
         return contact
 
     def _create_contact(self):
+        "Create the party of a new friend, named until its profile is read"
         pool = Pool()
         ContactMechanism = pool.get('party.contact_mechanism')
         Party = pool.get('party.party')
-        name = (self.channel.get_profile_name(self.user_id) or '').strip()
-        name = name[:NAME_MAX_LENGTH] or gettext(
-            'shop_crm.msg_line_party_name', user=self.user_id[-6:])
-        party = Party(name=name)
+        party = Party(name=gettext(
+                'shop_crm.msg_line_party_name', user=self.user_id[-6:]))
         party.contact_mechanisms = [
             ContactMechanism(type='line', value=self.user_id)]
         try:

@@ -354,11 +354,25 @@ class DeploymentSmokeTest(unittest.TestCase):
             process.text())
         self.timings['webhook processed by'] = (
             'trytond-worker (pid %s, queue task %s)' % (process.pid, task_id))
-        (party, name), = self.sql(
-            "SELECT p.id, p.name FROM party_party AS p "
-            "JOIN party_contact_mechanism AS c ON c.party = p.id "
-            "WHERE c.type = 'line' AND c.value = %s", uid)
-        self.assertEqual(name, 'Taro %s' % uid[-4:])
+        name = 'Taro %s' % uid[-4:]
+
+        def friend():
+            return self.sql(
+                "SELECT p.id, p.name FROM party_party AS p "
+                "JOIN party_contact_mechanism AS c ON c.party = p.id "
+                "WHERE c.type = 'line' AND c.value = %s", uid)
+        # The display name is fetched by the task queued after the event's
+        wait_for(self.until_alive(
+                process, lambda: friend()[0][1] == name),
+            WORK_TIMEOUT, message="friend named")
+        (party, _), = friend()
+        (channel,), = self.sql(
+            "SELECT id FROM party_crm_line_channel WHERE identifier = %s",
+            self.state['identifier'])
+        self.assertEqual(
+            [f is not None for _, f in self.queue_tasks(
+                    'party.crm.line.channel', 'fetch_line_names', channel)],
+            [True])
         self.assertIn('/v2/bot/profile/%s' % uid,
             [r['path'] for r in self.api.requests])
         self.assertEqual(self.sql(

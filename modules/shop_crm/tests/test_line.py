@@ -203,6 +203,18 @@ class LineTestCase(FakeMessagingAPITestMixin, RouteTestCase):
         cls.identifier = channel.identifier
         cls.channel_id = channel.id
 
+    def setUp(self):
+        super().setUp()
+        # Each test runs only the LINE tasks it queued
+        with Transaction().start(self.db_name, 0) as transaction:
+            Queue = Pool().get('ir.queue')
+            Queue.delete(Queue.search([
+                        ('name', '=', 'shop_crm_line'),
+                        ('dequeued_at', '=', None),
+                        ]))
+            transaction.tasks.clear()
+            transaction.commit()
+
     def url(self, identifier=None):
         return '/%s/shop_crm/line/%s/webhook' % (
             self.db_name, identifier or self.identifier)
@@ -355,13 +367,17 @@ class LineTestCase(FakeMessagingAPITestMixin, RouteTestCase):
         "Test a fallback name when the profile call fails"
         uid = user_id()
         self.api.failing_profiles.add(uid)
-        self.post([event('follow', uid)])
-        contact_ids = self.search('party.contact_mechanism', [
-                ('type', '=', 'line'), ('value', '=', uid)])
-        contact, = self.read(
-            'party.contact_mechanism', contact_ids, ['party'])
-        party, = self.read('party.party', [contact['party']], ['name'])
-        self.assertEqual(party['name'], 'LINE Friend %s' % uid[-6:])
+        with self.worker():
+            self.post([event('follow', uid)])
+            self._run_tasks('party.crm.line.event', 'process')
+            self.assertEqual(
+                self._friend_name(uid), 'LINE Friend %s' % uid[-6:])
+            with self.assertLogs(
+                    'trytond.modules.shop_crm.line_channel', 'INFO') as logs:
+                self._run_tasks('party.crm.line.channel', 'fetch_line_names')
+        self.assertEqual(self._profile_calls([uid]), [uid])
+        self.assertIn("LINE profile of %s" % uid, logs.output[0])
+        self.assertEqual(self._friend_name(uid), 'LINE Friend %s' % uid[-6:])
 
     def test_other_event_type(self):
         "Test other event types are stored and done"
@@ -1101,6 +1117,113 @@ class LineTestCase(FakeMessagingAPITestMixin, RouteTestCase):
         finally:
             config.set('queue', 'worker', 'False')
 
+    def _run_tasks(self, model, method):
+        "Run the LINE tasks queued for the method; return their arguments"
+        with Transaction().start(self.db_name, 0) as transaction:
+            Queue = Pool().get('ir.queue')
+            tasks = [t for t in Queue.search([
+                        ('name', '=', 'shop_crm_line'),
+                        ('dequeued_at', '=', None),
+                        ], order=[('id', 'ASC')])
+                if t.data['model'] == model and t.data['method'] == method]
+            arguments = [(t.data['instances'], t.data['args']) for t in tasks]
+            for task in tasks:
+                task.run()
+            transaction.commit()
+        return arguments
+
+    def _friend_parties(self, user_ids):
+        "Return the party of each LINE user"
+        contacts = self.read('party.contact_mechanism', self.search(
+                'party.contact_mechanism', [
+                    ('type', '=', 'line'), ('value', 'in', user_ids)]),
+            ['value', 'party'])
+        parties = {c['value']: c['party'] for c in contacts}
+        return [parties[u] for u in user_ids]
+
+    def _friend_name(self, uid):
+        party, = self._friend_parties([uid])
+        record, = self.read('party.party', [party], ['name'])
+        return record['name']
+
+    def _profile_calls(self, user_ids):
+        "Return the users of the profile calls among user_ids, in order"
+        prefix = '/v2/bot/profile/'
+        return [r['path'][len(prefix):] for r in self.api.requests
+            if r['method'] == 'GET' and r['path'].startswith(prefix)
+            and r['path'][len(prefix):] in user_ids]
+
+    def test_profile_after_batch(self):
+        "Test the batch makes no profile call: a task after it names friends"
+        users = [user_id() for _ in range(3)]
+        with self.worker():
+            self.post([event('follow', u) for u in users])
+            self._run_tasks('party.crm.line.event', 'process')
+            events = self.read('party.crm.line.event', self.search(
+                    'party.crm.line.event', [('user_id', 'in', users)]),
+                ['state'])
+            self.assertEqual([e['state'] for e in events], ['done'] * 3)
+            self.assertEqual(self._profile_calls(users), [])
+            self.assertEqual([self._friend_name(u) for u in users],
+                ['LINE Friend %s' % u[-6:] for u in users])
+            (channels, _), = self._run_tasks(
+                'party.crm.line.channel', 'fetch_line_names')
+        self.assertEqual(list(channels), [self.channel_id])
+        self.assertEqual(sorted(self._profile_calls(users)), sorted(users))
+        self.assertEqual([self._friend_name(u) for u in users],
+            ['Taro %s' % u[-4:] for u in users])
+
+        # A follow of a known user calls LINE no more
+        self.api.requests.clear()
+        self.post([event('follow', users[0])])
+        self.assertEqual(self._profile_calls(users), [])
+
+    def test_renamed_friend_keeps_name(self):
+        "Test a party renamed before its profile is read keeps the new name"
+        renamed, other = users = [user_id() for _ in range(2)]
+        with self.worker():
+            self.post([event('follow', u) for u in users])
+            self._run_tasks('party.crm.line.event', 'process')
+            party, _ = self._friend_parties(users)
+            with Transaction().start(self.db_name, 0) as transaction:
+                Party = Pool().get('party.party')
+                Party.write([Party(party)], {'name': "Suzuki Hanako"})
+                transaction.commit()
+            self._run_tasks('party.crm.line.channel', 'fetch_line_names')
+        self.assertEqual(self._friend_name(renamed), "Suzuki Hanako")
+        self.assertEqual(self._friend_name(other), 'Taro %s' % other[-4:])
+        self.assertEqual(self._profile_calls(users), [other])
+
+    def test_one_name_task_per_batch(self):
+        "Test the new friends of a batch are named by one task, one write"
+        Party = Pool(self.db_name).get('party.party')
+        write = Party.write.__func__
+        name_writes = []
+
+        def count_name_writes(cls, *args):
+            if any('name' in v for v in args[1::2]):
+                name_writes.append(sum(len(r) for r in args[::2]))
+            return write(cls, *args)
+        known = user_id()
+        self.post([event('follow', known)])
+        self.api.requests.clear()
+        new = [user_id() for _ in range(5)]
+        with self.worker():
+            self.post([event('follow', u) for u in new]
+                + [event('follow', known), event('postback', new[0],
+                        postback={'data': 'coupon=10'})])
+            self._run_tasks('party.crm.line.event', 'process')
+            with patch.object(
+                    Party, 'write', classmethod(count_name_writes)):
+                tasks = self._run_tasks(
+                    'party.crm.line.channel', 'fetch_line_names')
+        (_, (friends,)), = tasks
+        self.assertEqual(sorted(p for p, _ in friends),
+            sorted(self._friend_parties(new)))
+        self.assertEqual(name_writes, [5])
+        self.assertEqual(sorted(self._profile_calls(new + [known])),
+            sorted(new))
+
     def test_request_only_stores_and_queues(self):
         "Test with a worker the request neither processes nor calls LINE"
         uid = user_id()
@@ -1248,17 +1371,17 @@ class LineTestCase(FakeMessagingAPITestMixin, RouteTestCase):
                 self.assertEqual(response.json, {'error': "unknown channel"})
 
     def test_long_display_name(self):
-        "Test a long LINE display name is cut to fit a party name"
+        "Test a long LINE display name is stripped and cut to fit a party name"
         uid = user_id()
-        with patch.object(
+        with self.worker(), patch.object(
                 Pool(self.db_name).get('party.crm.line.channel'),
-                'get_profile_name', lambda self, user_id: 'x' * 500):
+                'get_profile_name', lambda self, user_id: ' ' + 'x' * 500):
             self.post([event('follow', uid)])
-        contact, = self.read('party.contact_mechanism', self.search(
-                'party.contact_mechanism', [('value', '=', uid)]),
-            ['party'])
-        party, = self.read('party.party', [contact['party']], ['name'])
-        self.assertEqual(party['name'], 'x' * 100)
+            self._run_tasks('party.crm.line.event', 'process')
+            self.assertEqual(
+                self._friend_name(uid), 'LINE Friend %s' % uid[-6:])
+            self._run_tasks('party.crm.line.channel', 'fetch_line_names')
+        self.assertEqual(self._friend_name(uid), 'x' * 100)
 
     @with_transaction()
     def test_channel_copy(self):
