@@ -8,6 +8,7 @@ import urllib.parse
 import uuid
 from collections import namedtuple
 
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import DeactivableMixin, ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import AccessError
@@ -217,7 +218,8 @@ class LineChannel(DeactivableMixin, ModelSQL, ModelView):
         "Return the LINE user id of the parties that kept their created name"
         ContactMechanism = Pool().get('party.contact_mechanism')
         users = {}
-        for sub_ids in grouped_slice(list(created_names)):
+        for sub_ids in grouped_slice(
+                list(created_names), backend.MAX_QUERY_PARAMS):
             for contact in ContactMechanism.search([
                         ('party', 'in', list(sub_ids)),
                         ('type', '=', 'line'),
