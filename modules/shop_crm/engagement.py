@@ -256,6 +256,7 @@ class Engagement(ModelSQL, ModelView):
         pool = Pool()
         Configuration = pool.get('party.crm.configuration')
         Company = pool.get('company.company')
+        Party = pool.get('party.party')
         config_ = Configuration(1)
         company = Company(company_id)
         today = cls._today()
@@ -295,8 +296,6 @@ class Engagement(ModelSQL, ModelView):
         ratings = cls._rating_query(company_id)
         inquiries = cls._inquiry_query(company_id, today, window_start)
 
-        parties = With(query=customers.select(customers.party)
-            | interactions.select(interactions.party))
         recency = today_day - day_number(customers.last_date)
         active = customers.frequency > 0
         scores = With(query=customers.select(
@@ -306,15 +305,21 @@ class Engagement(ModelSQL, ModelView):
                 quintile(customers.monetary.asc).as_('m'),
                 where=active))
 
-        p, c, s = parties, customers, scores
+        # The joins start from the party table, whose statistics give
+        # PostgreSQL a fair estimate of each join: it has none on the
+        # grouped queries, and their estimates joined to one another
+        # multiply into a cost that makes it compile the query (JIT) for
+        # longer than it runs
+        p = Party.__table__()
+        c, s = customers, scores
         m, i = medians, interactions
         rt, q = ratings, inquiries
-        from_ = (p.join(c, 'LEFT', condition=c.party == p.party)
-            .join(s, 'LEFT', condition=s.party == p.party)
-            .join(m, 'LEFT', condition=m.party == p.party)
-            .join(i, 'LEFT', condition=i.party == p.party)
-            .join(rt, 'LEFT', condition=rt.party == p.party)
-            .join(q, 'LEFT', condition=q.party == p.party))
+        from_ = (p.join(c, 'LEFT', condition=c.party == p.id)
+            .join(s, 'LEFT', condition=s.party == p.id)
+            .join(m, 'LEFT', condition=m.party == p.id)
+            .join(i, 'LEFT', condition=i.party == p.id)
+            .join(rt, 'LEFT', condition=rt.party == p.id)
+            .join(q, 'LEFT', condition=q.party == p.id))
 
         digits = company.currency.digits
         weights = config_.engagement_weights()
@@ -360,7 +365,7 @@ class Engagement(ModelSQL, ModelView):
 
         columns = {
             'company': Literal(company_id),
-            'party': p.party,
+            'party': p.id,
             'last_sale_date': c.last_date,
             'recency_days': recency,
             'frequency': Coalesce(c.frequency, 0),
@@ -384,8 +389,9 @@ class Engagement(ModelSQL, ModelView):
             }
         query = from_.select(
             *(v.as_(k) for k, v in columns.items()),
+            where=(c.party != Null) | (i.party != Null),
             with_=[sale_rows, sales, customers, orders, medians, interactions,
-                ratings, inquiries, parties, scores])
+                ratings, inquiries, scores])
         return list(columns), query
 
     @classmethod
