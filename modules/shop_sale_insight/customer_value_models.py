@@ -89,36 +89,64 @@ def _bgnbd_gradient(params, data):
         + w_dropped * (psi_bx1 - psi_abx))
     weights = data.weights
     gradient = np.array([
-            np.dot(weights, d) for d in (d_r, d_alpha, d_a, d_b)])
-    return np.dot(weights, common + total), gradient * np.asarray(params)
+            _weighted_sum(weights, d) for d in (d_r, d_alpha, d_a, d_b)])
+    return (_weighted_sum(weights, common + total),
+        gradient * np.asarray(params))
 
 
-def _fit(negative_log_likelihood, start, jac=False):
+def _weighted_sum(weights, values):
+    "Return the sum of the values times their weights"
+    # Not np.dot: on a busy machine the threads of BLAS cost a hundred
+    # times the sum of some thousand products
+    return (weights * values).sum()
+
+
+# The logarithms of the parameters are fitted within this distance of
+# their start: on a flat ridge of the likelihood the fit ends at a bound
+# instead of running off to an overflow
+LOG_BOUND = np.log(1e6)
+# Below this largest projected gradient (of the mean log-likelihood per
+# customer), a fit that stopped on a failed line search is an optimum
+GRADIENT_TOLERANCE = 1e-5
+
+
+def _fit(negative_log_likelihood, start):
     """Minimise over the logarithms of the parameters, which must be > 0
 
-    L-BFGS-B converges in some tens of evaluations; when it stops without
-    converging (as on a flat ridge, a and b growing together when the
-    dropout probability barely varies), Nelder-Mead runs too and the
-    better finite optimum is kept."""
+    negative_log_likelihood returns the value and its gradient in the
+    logarithms.  L-BFGS-B converges in some tens of evaluations; only
+    when it stops neither converged nor at a point of small projected
+    gradient does Nelder-Mead run too (same bounds) and the better finite
+    optimum is kept."""
     def value(log_params):
-        return negative_log_likelihood(log_params)[0] if jac else (
-            negative_log_likelihood(log_params))
+        return negative_log_likelihood(log_params)[0]
 
     start = np.log(start)
+    bounds = optimize.Bounds(start - LOG_BOUND, start + LOG_BOUND)
     results = [optimize.minimize(
-            negative_log_likelihood, start, method='L-BFGS-B', jac=jac,
-            options={'ftol': 1e-13, 'gtol': 1e-9})]
-    if not results[0].success:
+            negative_log_likelihood, start, method='L-BFGS-B', jac=True,
+            bounds=bounds, options={'ftol': 1e-13, 'gtol': 1e-9})]
+    if not results[0].success and not _stationary(results[0], bounds):
         results.append(optimize.minimize(
-                value, start, method='Nelder-Mead',
+                value, start, method='Nelder-Mead', bounds=bounds,
                 options={'xatol': 1e-7, 'fatol': 1e-10, 'maxiter': 2000,
                     'maxfev': 2000}))
     results = [r for r in results
-        if np.all(np.isfinite(r.x)) and np.isfinite(value(r.x))
-        and np.all(np.abs(r.x) < 700)]
+        if np.all(np.isfinite(r.x)) and np.isfinite(value(r.x))]
     if not results:
         return None
     return np.exp(min(results, key=lambda r: value(r.x)).x)
+
+
+def _stationary(result, bounds):
+    "Return whether the projected gradient of the result is small"
+    gradient = np.array(result.jac, dtype=float)
+    if not np.all(np.isfinite(gradient)):
+        return False
+    # a bound that the gradient pushes against is no direction of descent
+    gradient[(result.x <= bounds.lb) & (gradient > 0)] = 0
+    gradient[(result.x >= bounds.ub) & (gradient < 0)] = 0
+    return bool(np.abs(gradient).max() < GRADIENT_TOLERANCE)
 
 
 def fit_bgnbd(x, t_x, T, weights=None):
@@ -135,27 +163,29 @@ def fit_bgnbd(x, t_x, T, weights=None):
             return np.inf, np.zeros(4)
         return -value / total, -gradient / total
 
-    params = _fit(negative, [1.0, scale, 1.0, 1.0], jac=True)
+    params = _fit(negative, [1.0, scale, 1.0, 1.0])
     return BGNBD(*map(float, params)) if params is not None else None
 
 
-def _dropout_odds(params, x, t_x, T):
-    "Return P(dropped out) / P(alive) given x, t_x and T (equation 13)"
+def _log_dropout_odds(params, x, t_x, T):
+    """Return ln(P(dropped out) / P(alive)) given x, t_x and T (equation
+    13): −inf for a customer with x = 0, who cannot have dropped out"""
     r, alpha, a, b = params
     x = np.asarray(x, dtype=float)
     t_x = np.asarray(t_x, dtype=float)
     T = np.asarray(T, dtype=float)
-    odds = np.zeros_like(x)
+    log_odds = np.full_like(x, -np.inf)
     repeat = x > 0
-    odds[repeat] = (a / (b + x[repeat] - 1)) * np.exp(
-        (r + x[repeat]) * (np.log(alpha + T[repeat])
-            - np.log(alpha + t_x[repeat])))
-    return odds
+    x, t_x, T = x[repeat], t_x[repeat], T[repeat]
+    log_odds[repeat] = np.log(a / (b + x - 1)) + (r + x) * (
+        np.log(alpha + T) - np.log(alpha + t_x))
+    return log_odds
 
 
 def probability_alive(params, x, t_x, T):
-    "Return P(alive at T | x, t_x, T): 1 for a customer with x = 0"
-    return 1.0 / (1.0 + _dropout_odds(params, x, t_x, T))
+    """Return P(alive at T | x, t_x, T) = 1 / (1 + odds): 1 for a customer
+    with x = 0 (the logistic of the log odds does not overflow)"""
+    return special.expit(-_log_dropout_odds(params, x, t_x, T))
 
 
 def expected_purchases(params, t, x, t_x, T):
@@ -167,7 +197,7 @@ def expected_purchases(params, t, x, t_x, T):
     hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
     ratio = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
     value = ((a + b + x - 1) / (a - 1)) * (1 - ratio * hyp)
-    return value / (1.0 + _dropout_odds(params, x, t_x, T))
+    return value * probability_alive(params, x, t_x, T)
 
 
 def probability_no_purchase(params, tau, x, t_x, T):
@@ -199,8 +229,27 @@ def gamma_gamma_log_likelihood(params, x, m):
         + px * np.log(x) - (px + q) * np.log(gamma + m * x))
 
 
+def _gamma_gamma_gradient(params, x, m, weights):
+    """Return the weighted log-likelihood of the means m and its gradient
+    in the logarithms of p, q and gamma"""
+    p, q, gamma = params
+    px = p * x
+    log_total = np.log(gamma + m * x)
+    value = _weighted_sum(weights, gamma_gamma_log_likelihood(params, x, m))
+    psi_pxq = special.digamma(px + q)
+    d_p = x * (psi_pxq - special.digamma(px) + np.log(m) + np.log(x)
+        - log_total)
+    d_q = psi_pxq - special.digamma(q) + np.log(gamma) - log_total
+    d_gamma = q / gamma - (px + q) / (gamma + m * x)
+    gradient = np.array([
+            _weighted_sum(weights, d) for d in (d_p, d_q, d_gamma)])
+    return value, gradient * np.asarray(params)
+
+
 def fit_gamma_gamma(x, m, weights=None):
-    "Return the maximum likelihood GammaGamma parameters, or None"
+    """Return the maximum likelihood GammaGamma parameters, or None
+
+    weights counts the customers that share the same (x, m)."""
     x = np.asarray(x, dtype=float)
     m = np.asarray(m, dtype=float)
     weights = _weights(weights, x)
@@ -208,9 +257,11 @@ def fit_gamma_gamma(x, m, weights=None):
     scale = max(float(np.average(m, weights=weights)), 1e-9)
 
     def negative(log_params):
-        value = -np.dot(weights, gamma_gamma_log_likelihood(
-                np.exp(log_params), x, m)) / total
-        return value if np.isfinite(value) else np.inf
+        value, gradient = _gamma_gamma_gradient(
+            np.exp(log_params), x, m, weights)
+        if not np.isfinite(value) or not np.all(np.isfinite(gradient)):
+            return np.inf, np.zeros(3)
+        return -value / total, -gradient / total
 
     params = _fit(negative, [1.0, 2.0, scale])
     return GammaGamma(*map(float, params)) if params is not None else None

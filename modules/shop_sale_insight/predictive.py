@@ -6,9 +6,10 @@ import datetime as dt
 from decimal import Decimal
 
 import numpy as np
-from sql import Cast, Literal, Null, Values, Window, With
+from sql import Cast, Literal, Null, Select, Values, Window, With
 from sql.aggregate import Count, Max, Min, Sum
 from sql.conditionals import Case
+from sql.functions import Function
 
 from trytond import backend
 from trytond.i18n import gettext
@@ -21,6 +22,7 @@ from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
 from . import customer_value_models as models
+from .forecast import array_literal
 
 CHURN_DAYS = 90
 CHURN_BANDS = [
@@ -242,51 +244,87 @@ class Engagement(metaclass=PoolMeta):
 
     @classmethod
     def _store_prediction(cls, company_id, parties, prediction, digits):
-        "Write the prediction on the company's rows, a slice per UPDATE"
+        """Write the prediction on the rows of the parties and clear it on
+        the company's other rows"""
         cursor = Transaction().connection.cursor()
         table = cls.__table__()
-        clear = [getattr(table, n) for n in PREDICTION_FIELDS]
+        columns = [getattr(table, n) for n in PREDICTION_FIELDS]
+        values = prediction_values(
+            prediction_rows(parties, prediction, digits))
         # Only the rows that hold a prediction: the engagement computation
         # inserts its rows anew, and updating them to NULL would write each
         # row one more time
+        clear = (table.company == company_id) & (
+            table.prediction_method != Null)
+        if len(values) == 1:
+            # nor the rows written next
+            value, = values
+            clear &= ~table.party.in_(value.select(value.c0))
         cursor.execute(*table.update(
-                clear, [Null] * len(clear),
-                where=(table.company == company_id)
-                & (table.prediction_method != Null)))
-        if not len(parties):
-            return
-        exponent = Decimal(1).scaleb(-digits)
-
-        def money(value):
-            return Decimal(repr(float(value))).quantize(exponent)
-
-        # Rounded to the digits of the fields: the client takes a value
-        # it cannot display as a change of the record
-        rows = [(
-                int(party), round(float(alive), 4), round(float(orders), 2),
-                money(profit), money(revenue), round(float(churn), 4),
-                churn_band(round(float(churn), 4)), prediction['method'])
-            for party, alive, orders, profit, revenue, churn in zip(
-                parties, prediction['probability_alive'],
-                prediction['expected_orders'],
-                prediction['predicted_profit'],
-                prediction['predicted_revenue'],
-                prediction['churn_risk'])]
-        types = ['INTEGER', 'FLOAT', 'FLOAT', 'NUMERIC', 'NUMERIC', 'FLOAT',
-            'VARCHAR', 'VARCHAR']
-        size = max(backend.MAX_QUERY_PARAMS // len(types) - 1, 1)
-        for sub_rows in grouped_slice(rows, size):
-            values = Values(list(sub_rows))
-            value = values.select(*(
-                    Cast(getattr(values, 'column%d' % (i + 1)), t).as_(
-                        'c%d' % i) for i, t in enumerate(types)))
+                columns, [Null] * len(columns), where=clear))
+        for value in values:
             cursor.execute(*table.update(
-                    [getattr(table, n) for n in PREDICTION_FIELDS],
+                    columns,
                     [getattr(value, 'c%d' % (i + 1))
                         for i in range(len(PREDICTION_FIELDS))],
                     from_=[value],
                     where=(table.company == company_id)
                     & (table.party == value.c0)))
+
+
+class Unnest(Function):
+    __slots__ = ()
+    _function = 'UNNEST'
+
+
+PREDICTION_TYPES = [
+    'INTEGER', 'FLOAT', 'FLOAT', 'NUMERIC', 'NUMERIC', 'FLOAT', 'VARCHAR',
+    'VARCHAR']
+
+
+def prediction_rows(parties, prediction, digits):
+    """Return the rows of the party and the PREDICTION_FIELDS of the
+    prediction, rounded to the digits of the fields: the client takes a
+    value it cannot display as a change of the record"""
+    exponent = Decimal(1).scaleb(-digits)
+
+    def money(value):
+        return Decimal(repr(float(value))).quantize(exponent)
+
+    return [(
+            int(party), round(float(alive), 4), round(float(orders), 2),
+            money(profit), money(revenue), round(float(churn), 4),
+            churn_band(round(float(churn), 4)), prediction['method'])
+        for party, alive, orders, profit, revenue, churn in zip(
+            parties, prediction['probability_alive'],
+            prediction['expected_orders'], prediction['predicted_profit'],
+            prediction['predicted_revenue'], prediction['churn_risk'])]
+
+
+def prediction_values(rows):
+    """Return the queries of the rows as columns c0 to c7 of their types
+
+    On PostgreSQL one SELECT of the UNNEST of each column, whose parameter
+    is the column as an array literal: the driver converts eight strings,
+    where a VALUES costs more to convert per value than to write; else a
+    VALUES per slice of rows."""
+    if not rows:
+        return []
+    if backend.name == 'postgresql':
+        return [Select([
+                    Unnest(Cast(Literal(array_literal(column)), type_ + '[]'))
+                    .as_('c%d' % i)
+                    for i, (column, type_) in enumerate(
+                        zip(zip(*rows), PREDICTION_TYPES))])]
+    queries = []
+    size = max(backend.MAX_QUERY_PARAMS // len(PREDICTION_TYPES) - 1, 1)
+    for sub_rows in grouped_slice(rows, size):
+        values = Values(list(sub_rows))
+        queries.append(values.select(*(
+                    Cast(getattr(values, 'column%d' % (i + 1)), type_).as_(
+                        'c%d' % i)
+                    for i, type_ in enumerate(PREDICTION_TYPES))))
+    return queries
 
 
 def churn_band(churn):
@@ -314,15 +352,11 @@ def predict(summary, settings, horizon):
 
 def predict_bgnbd(summary, horizon):
     "Return the BG/NBD figures with Gamma-Gamma values, or None"
-    x, t_x, T = summary['x'], summary['t_x'], summary['T']
-    rows = np.stack([x, t_x, T], axis=1)
-    distinct, index, counts = np.unique(
-        rows, axis=0, return_inverse=True, return_counts=True)
-    params = models.fit_bgnbd(*distinct.T, weights=counts)
+    (d_x, d_t_x, d_T), index, counts = distinct_rows(
+        summary['x'], summary['t_x'], summary['T'])
+    params = models.fit_bgnbd(d_x, d_t_x, d_T, weights=counts)
     if params is None or params.a <= 0 or params.b <= 0:
         return None
-    d_x, d_t_x, d_T = distinct.T
-    index = index.reshape(-1)
     alive = models.probability_alive(params, d_x, d_t_x, d_T)[index]
     orders = models.expected_purchases(
         params, horizon, d_x, d_t_x, d_T)[index]
@@ -348,6 +382,23 @@ def predict_bgnbd(summary, horizon):
         }
 
 
+def distinct_rows(*columns):
+    """Return the distinct rows of the columns (sorted), the index of the
+    distinct row of each row and the count of each distinct row
+
+    As np.unique(axis=0), without its slow sort of whole rows."""
+    order = np.lexsort(columns[::-1])
+    ordered = [column[order] for column in columns]
+    first = np.ones(len(order), dtype=bool)
+    for column in ordered:
+        first[1:] &= column[1:] == column[:-1]
+    first[1:] = ~first[1:]
+    index = np.empty(len(order), dtype=int)
+    index[order] = np.cumsum(first) - 1
+    counts = np.diff(np.append(np.flatnonzero(first), len(order)))
+    return [column[first] for column in ordered], index, counts
+
+
 def average_order(summary, name):
     "Return the customers' average value per order"
     return summary[name] / (summary['x'] + 1)
@@ -357,14 +408,16 @@ def order_value(summary, name):
     """Return the Gamma-Gamma expected value per order, or None
 
     It is fitted on the repeat customers whose average repeat value is
-    positive (the model knows no loss) and needs q > 1."""
+    positive (the model knows no loss), identical (x, mean) weighted, and
+    needs q > 1."""
     x = summary['x']
     mean = np.divide(
         summary['repeat_' + name], x, out=np.zeros_like(x), where=x > 0)
     fitting = (x > 0) & (mean > 0)
     if fitting.sum() < 2:
         return None
-    params = models.fit_gamma_gamma(x[fitting], mean[fitting])
+    distinct, _, counts = distinct_rows(x[fitting], mean[fitting])
+    params = models.fit_gamma_gamma(*distinct, weights=counts)
     if params is None or params.q <= 1:
         return None
     return models.conditional_expected_value(params, x, mean)

@@ -5,12 +5,15 @@ import csv
 import os
 import unittest
 
+import warnings
+
 import numpy as np
+from scipy import optimize
 
 from trytond.modules.shop_sale_insight.customer_value_models import (
-    BGNBD, GammaGamma, bgnbd_log_likelihood, conditional_expected_value,
-    expected_purchases, fit_bgnbd, fit_gamma_gamma, probability_alive,
-    probability_no_purchase)
+    BGNBD, GammaGamma, _bgnbd_gradient, _Customers, _gamma_gamma_gradient,
+    bgnbd_log_likelihood, conditional_expected_value, expected_purchases,
+    fit_bgnbd, fit_gamma_gamma, probability_alive, probability_no_purchase)
 
 CDNOW = os.path.join(
     os.path.dirname(__file__), 'data',
@@ -69,6 +72,62 @@ class CustomerValueModelsTestCase(unittest.TestCase):
         repeat = self.x > 0
         params = fit_gamma_gamma(self.x[repeat], self.zbar[repeat])
         self.assertWithinPercent(params, PAPER_GAMMA_GAMMA)
+
+    def test_gamma_gamma_weights(self):
+        "Weighted distinct (x, m) fit as the repeated customers"
+        repeat = self.x > 0
+        rows = np.stack([self.x[repeat], self.zbar[repeat]], axis=1)
+        distinct, counts = np.unique(rows, axis=0, return_counts=True)
+        self.assertLess(len(distinct), len(rows))
+        params = fit_gamma_gamma(*distinct.T, weights=counts)
+        self.assertWithinPercent(params, PAPER_GAMMA_GAMMA)
+
+    def assertGradient(self, function, params):
+        "The gradient in the logarithms is the finite difference one"
+        log_params = np.log(params)
+        _, gradient = function(log_params)
+        numeric = optimize.approx_fprime(
+            log_params, lambda p: function(p)[0], 1e-7)
+        np.testing.assert_allclose(gradient, numeric, rtol=1e-4, atol=1e-2)
+
+    def test_bgnbd_gradient(self):
+        "The analytic gradient of the BG/NBD log-likelihood"
+        data = _Customers(self.x, self.t_x, self.T)
+        self.assertGradient(
+            lambda p: _bgnbd_gradient(np.exp(p), data), [0.5, 8, 1.5, 4])
+
+    def test_gamma_gamma_gradient(self):
+        "The analytic gradient of the Gamma-Gamma log-likelihood"
+        repeat = self.x > 0
+        x, m = self.x[repeat], self.zbar[repeat]
+        weights = np.ones_like(x)
+        self.assertGradient(
+            lambda p: _gamma_gamma_gradient(np.exp(p), x, m, weights),
+            [3, 2, 30])
+
+    def test_bgnbd_ridge(self):
+        """Without dropout the fit ends at a bound, without overflow
+
+        Every customer buys every 8 to 14 days until T: the likelihood
+        grows as the dropout probability a / (a + b) falls."""
+        number = np.arange(1, 3001)
+        interval = 8.0 + number % 7
+        T = 100.0 + number % 600
+        x = np.floor(T / interval)
+        t_x = x * interval
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')
+            params = fit_bgnbd(x, t_x, T)
+            alive = probability_alive(params, x, t_x, T)
+            orders = expected_purchases(params, 365, x, t_x, T)
+        # within 10^6 times or 10^-6 times the start, at one of them
+        ratios = np.log(np.array(params) / [1, np.mean(T), 1, 1])
+        self.assertTrue(np.all(np.abs(ratios) <= np.log(1e6) + 1e-9))
+        self.assertAlmostEqual(np.abs(ratios).max(), np.log(1e6))
+        self.assertGreater(alive.min(), 0.999)
+        # the NBD limit: the posterior mean rate over the horizon
+        np.testing.assert_allclose(
+            orders, 365 * (params.r + x) / (params.alpha + T), rtol=1e-3)
 
     def test_expected_purchases_paper(self):
         "Customer 1 of the paper: 1.226 expected purchases in 39 weeks"

@@ -6,10 +6,13 @@ import math
 import unittest
 from decimal import Decimal
 
+import numpy as np
+
 from trytond import backend
 from trytond.exceptions import UserError
 from trytond.modules.company.tests import create_company, set_company
 from trytond.modules.currency.tests import add_currency_rate, create_currency
+from trytond.modules.shop_sale_insight.predictive import PREDICTION_FIELDS
 from trytond.pool import Pool
 from trytond.tests.test_tryton import activate_module, with_transaction
 from trytond.transaction import Transaction
@@ -221,6 +224,40 @@ class PredictiveTestCase(unittest.TestCase):
             # another company's context reads nothing
             with Transaction().set_context(company=-1):
                 self.assertIsNone(Party(parties["Aiko"].id).churn_band)
+
+    @with_transaction()
+    def test_store_prediction(self):
+        "The stored prediction replaces the previous one, rounded"
+        pool = Pool()
+        Engagement = pool.get('party.crm.engagement')
+        company = jpy_company()
+        with set_company(company):
+            parties, _ = create_history(company, HISTORY)
+            self.compute(company)
+            prediction = {
+                'method': 'bgnbd',
+                'probability_alive': np.array([0.123456, 1.0]),
+                'expected_orders': np.array([2.3456, 0.5]),
+                'predicted_profit': np.array([1234.6, -20.4]),
+                'predicted_revenue': np.array([2000.49, 0.0]),
+                'churn_risk': np.array([0.7, 0.33]),
+                }
+            names = ["Aiko", "Ben"]
+            for _ in range(2):
+                Engagement._store_prediction(
+                    company.id, np.array([parties[n].id for n in names]),
+                    prediction, 0)
+            rows = {e.party.name: e for e in Engagement.search([
+                        ('company', '=', company.id)])}
+            self.assertEqual(
+                {n: tuple(getattr(r, f) for f in PREDICTION_FIELDS)
+                    for n, r in rows.items()},
+                dict.fromkeys(HISTORY, (None,) * 7) | {
+                    "Aiko": (0.1235, 2.35, Decimal(1235), Decimal(2000),
+                        0.7, 'high', 'bgnbd'),
+                    "Ben": (1.0, 0.5, Decimal(-20), Decimal(0), 0.33,
+                        'medium', 'bgnbd'),
+                    })
 
     @with_transaction()
     def test_backtest_fallback(self):
