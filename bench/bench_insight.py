@@ -48,7 +48,7 @@ def parse_args():
     parser.add_argument('--skip-fill', action='store_true',
         help="Keep the sales facts of the previous run (with --skip-generate)")
     parser.add_argument('--only', action='append', metavar='KEY',
-        help="Time only these measures (a, b, c, d, e, f, g, h, h_predict, "
+        help="Time only these measures (a, b, c, d, e, f, g, h, h_fit, h_predict, "
         "i, core_ts, core_product); the goals of the others are not shown")
     return parser.parse_args()
 
@@ -270,6 +270,21 @@ def engagement_alone(Engagement):
     return lambda: CrmEngagement.compute_company.__func__(Engagement, [])
 
 
+def prediction_alone(Engagement, company):
+    "Return the fit, scores and store of predict_company, without backtest"
+    from trytond.modules.shop_sale_insight.predictive import predict
+    from trytond.pool import Pool
+    Configuration = Pool().get('party.crm.configuration')
+
+    def prediction():
+        settings = Configuration(1).prediction_settings()
+        summary = Engagement._customer_summary(TODAY)
+        result = predict(summary, settings, settings['horizon'])
+        Engagement._store_prediction(
+            company.id, summary['party'], result, company.currency.digits)
+    return prediction
+
+
 def measures(pool, company, repeat, only=None):
     "Return the timings by key"
     from trytond.transaction import Transaction
@@ -316,6 +331,8 @@ def measures(pool, company, repeat, only=None):
                 lambda: read_all(Product, ['quantity'] + FIGURES)),
             ('h', "engagement recompute, without the predictions",
                 engagement_alone(Engagement)),
+            ('h_fit', "predictions without the backtest (fit, score, store)",
+                prediction_alone(Engagement, company)),
             ('h_predict', "predictions (fit, score, store, backtest)",
                 lambda: Engagement.predict_company(company.id)),
             ('i', "forecast, 36 months",
@@ -349,6 +366,7 @@ def report(counts, fill_time, fact_rows, timings):
         ('f', 'core_ts', 0.5, "core time series"),
         ('g', 'core_product', 0.5, "core margin product"),
         ('h', None, 5, "s"),
+        ('h_fit', None, 10, "s"),
         ('i', None, 10, "s"),
         ]
     print()
