@@ -7,7 +7,12 @@
    listener on the context record, so choosing a channel left the list on its
    old rows.  The context screen calls record_modified() on its windows at
    each change of a field: register one that searches again, with the text of
-   the search box, once the value differs from the last one searched. */
+   the search box, once the value differs from the last one searched.
+
+   sao loads the rows of each search when its answer comes, whatever the
+   searches started since: the searches of a screen with a context form run
+   one after the other, and the last one searches again if the context
+   changed while it ran, so the list ends on the rows of the context shown. */
 (function() {
     'use strict';
     if (typeof Sao === 'undefined' || !Sao.Screen) {
@@ -20,6 +25,10 @@
         const record = screen.context_screen.current_record;
         return record ? JSON.stringify(
             Sao.rpc.prepareObject(record.get_on_change_value())) : null;
+    }
+
+    function search_again(screen) {
+        return screen.search_filter(screen.screen_container.get_text());
     }
 
     Sao.Screen.prototype.init = function() {
@@ -35,7 +44,7 @@
                 timer = setTimeout(() => {
                     if (this._searched_context !== undefined &&
                             context_key(this) !== this._searched_context) {
-                        this.search_filter(this.screen_container.get_text());
+                        search_again(this);
                     }
                 }, 50);
             },
@@ -43,10 +52,26 @@
     };
 
     Sao.Screen.prototype.search_filter = function(search_string, only_ids) {
-        if (this.context_screen && !only_ids &&
-                this.context_screen_prm.state() != 'pending') {
-            this._searched_context = context_key(this);
+        if (!this.context_screen || only_ids) {
+            return search_filter.apply(this, arguments);
         }
-        return search_filter.apply(this, arguments);
+        if (this.context_screen_prm.state() == 'pending') {
+            return this.context_screen_prm.then(
+                () => this.search_filter(search_string));
+        }
+        const run = () => {
+            this._searched_context = context_key(this);
+            return search_filter.call(this, search_string);
+        };
+        const previous = this._context_search || jQuery.when();
+        const prm = previous.then(run, run);
+        this._context_search = prm;
+        return prm.then((result) => {
+            if (this._context_search === prm &&
+                    context_key(this) !== this._searched_context) {
+                return search_again(this);
+            }
+            return result;
+        });
     };
 }());
