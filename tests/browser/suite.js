@@ -384,20 +384,29 @@ async function fill(locator, value) {
 }
 
 // Choose the record named `text` in a many2one: from the completion list,
-// or from the search dialog sao opens on Tab.
+// or from the search dialog sao opens on Tab (sometimes a moment later).
+// The input must then show the record; sao clears it when its search is
+// cancelled, so the choice is tried again.
 async function selectMany2One(input, text) {
-    await input.fill(text);
-    await input.press('Tab');
-    await rpcIdle();
     const search = page.locator('.modal.in').filter({
         has: page.locator('.modal-title:text-matches("^Search")')});
-    if (await search.count()) {
-        await search.locator('tbody tr').filter({hasText: text}).first().click();
-        await search.locator('.modal-footer button').filter({
-            hasText: /^\s*OK\s*$/i}).first().click();
+    for (let attempt = 0; attempt < 3; attempt++) {
+        await input.fill(text);
+        await input.press('Tab');
         await rpcIdle();
+        await page.waitForTimeout(300);
+        await rpcIdle();
+        if (await search.count()) {
+            await search.locator('tbody tr').filter({hasText: text}).first().click();
+            await search.locator('.modal-footer button').filter({
+                hasText: /^\s*OK\s*$/i}).first().click();
+            await rpcIdle();
+        }
+        if ((await input.inputValue()).includes(text)) {
+            return;
+        }
     }
-    await page.keyboard.press('Escape').catch(() => {});
+    throw new Error(`could not choose ${text} in ${await input.getAttribute('name')}`);
 }
 
 async function clickButton(scope, text) {
