@@ -75,6 +75,13 @@ def local_timestamp(expression, timezone):
     return AtTimeZone(AtTimeZone(expression, 'UTC'), timezone.key)
 
 
+def company_timezone(company_id):
+    "Return the timezone of the company (UTC without one or without company)"
+    Company = Pool().get('company.company')
+    name = Company(company_id).timezone if company_id is not None else None
+    return ZoneInfo(name or 'UTC')
+
+
 def utc_midnight(date, timezone):
     "Return the naive UTC datetime of the start of the local date"
     start = dt.datetime.combine(date, dt.time(), tzinfo=timezone)
@@ -240,11 +247,7 @@ class Engagement(ModelSQL, ModelView):
     @classmethod
     def _timezone(cls):
         "Return the timezone of the context company (UTC without one)"
-        pool = Pool()
-        Company = pool.get('company.company')
-        company = Transaction().context.get('company')
-        name = Company(company).timezone if company is not None else None
-        return ZoneInfo(name or 'UTC')
+        return company_timezone(Transaction().context.get('company'))
 
     @classmethod
     def _today(cls):

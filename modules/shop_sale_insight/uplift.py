@@ -10,7 +10,6 @@ the realised sales of the facts in that window give the customer's orders,
 revenue and profit, zero when the customer did not buy.  The groups are
 compared by Welch's t on the profit per customer."""
 import math
-from zoneinfo import ZoneInfo
 from decimal import Decimal
 
 from scipy import stats
@@ -24,7 +23,8 @@ from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.model.exceptions import ValidationError
 from trytond.modules.currency.fields import Monetary
-from trytond.modules.shop_crm.engagement import local_timestamp
+from trytond.modules.shop_crm.engagement import (
+    company_timezone, local_timestamp)
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
@@ -275,9 +275,7 @@ class Uplift(_SalesMixin, ModelSQL, ModelView):
 
         A sale date is the shop's, so the window starts on the day of the
         send in the company's timezone."""
-        Company = Pool().get('company.company')
-        timezone = ZoneInfo(
-            (Company(company).timezone if company >= 0 else None) or 'UTC')
+        timezone = company_timezone(company if company >= 0 else None)
         lines = realised_lines()
         sales = lines.select(
             lines.customer.as_('customer'), lines.sale.as_('sale'),
